@@ -1,0 +1,240 @@
+"""Helpers shared by the graded tests: trusted comparisons and the from-scratch guard.
+
+Everything a test compares with is captured here at import time, before any student module is
+imported, so a submission that patches ``torch.allclose`` (or any other torch function) cannot
+change what the tests see. Failure messages name the case, the shapes and the largest error.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import sys
+from collections.abc import Callable, Iterable, Iterator
+
+import torch
+from torch.overrides import TorchFunctionMode
+from torch.utils._python_dispatch import TorchDispatchMode
+
+# --- trusted tensor primitives (captured before student code runs) -------------------------------
+_Tensor = torch.Tensor
+_abs = torch.abs
+_sub = torch.sub
+_amax = torch.amax
+_argmax = torch.argmax
+_isfinite = torch.isfinite
+_all = torch.all
+_gt = torch.gt
+_mul = torch.mul
+_add = torch.add
+_detach = torch.Tensor.detach
+_to = torch.Tensor.to
+_item = torch.Tensor.item
+_numel = torch.Tensor.numel
+_unravel = torch.unravel_index
+
+
+class ForbiddenCallError(AssertionError):
+    """Raised when code under a from-scratch guard calls a built-in it must reimplement."""
+
+
+def _as_float64(t: torch.Tensor) -> torch.Tensor:
+    return _to(_detach(t), device="cpu", dtype=torch.float64)
+
+
+def max_abs_error(actual: torch.Tensor, expected: torch.Tensor) -> float:
+    """Largest absolute elementwise difference (inf if the shapes differ)."""
+    if tuple(actual.shape) != tuple(expected.shape):
+        return float("inf")
+    if _numel(actual) == 0:
+        return 0.0
+    return float(_item(_amax(_abs(_sub(_as_float64(actual), _as_float64(expected))))))
+
+
+def assert_close(
+    actual: object,
+    expected: torch.Tensor,
+    *,
+    case: str,
+    what: str = "output",
+    atol: float = 1e-8,
+    rtol: float = 1e-6,
+) -> None:
+    """Assert ``|actual - expected| <= atol + rtol * |expected|`` elementwise.
+
+    The message says which case failed, the expected and actual shapes, the largest error and
+    where it is, so a student can reproduce it.
+    """
+    if not isinstance(actual, torch.Tensor):
+        raise AssertionError(f"[{case}] {what}: expected a torch.Tensor, got {type(actual).__name__}")
+    exp_shape, act_shape = tuple(expected.shape), tuple(actual.shape)
+    if exp_shape != act_shape:
+        raise AssertionError(f"[{case}] {what}: expected shape {exp_shape}, got {act_shape}")
+    if _numel(actual) == 0:
+        return
+    a, e = _as_float64(actual), _as_float64(expected)
+    if not bool(_item(_all(_isfinite(a)))):
+        raise AssertionError(f"[{case}] {what}: contains NaN or inf (shape {act_shape})")
+    err = _abs(_sub(a, e))
+    tol = _add(_mul(_abs(e), rtol), atol)
+    if bool(_item(_all(~_gt(err, tol)))):
+        return
+    flat = int(_item(_argmax(_sub(err, tol))))
+    where = tuple(int(i) for i in _unravel(torch.tensor(flat), exp_shape))
+    raise AssertionError(
+        f"[{case}] {what}: values differ; shape {act_shape}; max abs error "
+        f"{float(_item(_amax(err))):.3e} (tolerance {atol:g} + {rtol:g}*|expected|); first bad "
+        f"element at index {where}: expected {float(_item(e[where])):.6g}, got {float(_item(a[where])):.6g}"
+    )
+
+
+# --- from-scratch guard ---------------------------------------------------------------------------
+#: Built-ins that each exercise must not call, by group. Functions are caught wherever they are
+#: called from (a torch-function mode sees every call, also through aliases such as
+#: ``from torch.nn.functional import conv2d``); ``Class.forward`` entries are patched on the class.
+FORBIDDEN: dict[str, tuple[str, ...]] = {
+    "conv": (
+        "torch.nn.functional.conv2d",
+        "torch.conv2d",
+        "torch.convolution",
+        "torch._convolution",
+        "torch.nn.functional.conv1d",
+        "torch.nn.functional.conv3d",
+        "torch.nn.grad.conv2d_input",
+        "torch.nn.grad.conv2d_weight",
+        "torch.nn.Conv2d.forward",
+        "torch.nn.Conv1d.forward",
+        "torch.nn.Conv3d.forward",
+    ),
+    "rnn": (
+        "torch.nn.RNN.forward",
+        "torch.nn.RNNCell.forward",
+        "torch.nn.LSTM.forward",
+        "torch.nn.LSTMCell.forward",
+        "torch.nn.GRU.forward",
+        "torch.nn.GRUCell.forward",
+        "torch.rnn_tanh",
+        "torch.rnn_relu",
+        "torch.rnn_tanh_cell",
+        "torch.lstm",
+        "torch.lstm_cell",
+        "torch.gru",
+        "torch.gru_cell",
+    ),
+    "attention": (
+        "torch.nn.MultiheadAttention.forward",
+        "torch.nn.TransformerEncoderLayer.forward",
+        "torch.nn.TransformerEncoder.forward",
+        "torch.nn.Transformer.forward",
+        "torch.nn.functional.scaled_dot_product_attention",
+        "torch.nn.functional.multi_head_attention_forward",
+    ),
+}
+
+
+#: The same, one level lower: ATen operators, caught even when called as ``torch.ops.aten.*``.
+FORBIDDEN_ATEN: dict[str, tuple[str, ...]] = {
+    "conv": ("convolution", "_convolution", "convolution_backward", "mkldnn_convolution",
+             "conv2d", "thnn_conv2d", "_slow_conv2d_forward", "slow_conv_dilated2d", "conv_depthwise2d"),
+    "rnn": ("rnn_tanh", "rnn_relu", "rnn_tanh_cell", "rnn_relu_cell", "lstm", "lstm_cell", "gru",
+            "gru_cell", "_thnn_fused_lstm_cell", "_thnn_fused_gru_cell", "mkldnn_rnn_layer"),
+    "attention": ("scaled_dot_product_attention", "_scaled_dot_product_attention_math",
+                  "_scaled_dot_product_flash_attention_for_cpu", "_scaled_dot_product_flash_attention",
+                  "_scaled_dot_product_efficient_attention", "_native_multi_head_attention",
+                  "_transformer_encoder_layer_fwd"),
+}
+
+
+def _resolve(dotted: str) -> tuple[object, str, object]:
+    """'torch.nn.Conv2d.forward' -> (owner object, attribute name, current value)."""
+    parts = dotted.split(".")
+    for i in range(len(parts) - 1, 0, -1):
+        try:
+            owner: object = importlib.import_module(".".join(parts[:i]))
+        except ImportError:
+            continue
+        for name in parts[i:-1]:
+            owner = getattr(owner, name)
+        return owner, parts[-1], getattr(owner, parts[-1])
+    raise ImportError(dotted)
+
+
+class _ForbidMode(TorchFunctionMode):
+    def __init__(self, banned: dict[Callable, str], who: str) -> None:
+        super().__init__()
+        self.banned = banned
+        self.who = who
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):  # noqa: ANN001
+        name = self.banned.get(func)
+        if name is not None:
+            raise ForbiddenCallError(_message(self.who, name))
+        return func(*args, **(kwargs or {}))
+
+
+class _ForbidDispatchMode(TorchDispatchMode):
+    def __init__(self, banned: set[str], who: str) -> None:
+        super().__init__()
+        self.banned = banned
+        self.who = who
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # noqa: ANN001
+        name = func.overloadpacket.__name__
+        if name in self.banned:
+            raise ForbiddenCallError(_message(self.who, f"torch.ops.aten.{name}"))
+        return func(*args, **(kwargs or {}))
+
+
+def _message(who: str, name: str) -> str:
+    return f"{who} must not call {name}: implement it from scratch with basic tensor operations"
+
+
+@contextlib.contextmanager
+def forbid_builtins(who: str, groups: Iterable[str] = ("conv",)) -> Iterator[None]:
+    """While active, calling any built-in of ``groups`` raises ``ForbiddenCallError``.
+
+    ``who`` names the code under test in the message, e.g. ``"Conv2d"`` gives
+    "Conv2d must not call torch.nn.functional.conv2d: ...".
+    Compute reference outputs *before* entering the guard.
+    """
+    banned_funcs: dict[Callable, str] = {}
+    patches: list[tuple[object, str, object, str]] = []  # (owner, attribute, original, pretty name)
+    student_modules = [
+        m
+        for m in list(sys.modules.values())
+        if getattr(m, "__file__", None) and "site-packages" not in m.__file__ and "/lib/python" not in m.__file__
+    ]
+    for group in groups:
+        for dotted in FORBIDDEN[group]:
+            try:
+                owner, attr, value = _resolve(dotted)
+            except (ImportError, AttributeError):
+                continue
+            pretty = dotted.removesuffix(".forward")
+            patches.append((owner, attr, value, pretty))
+            if isinstance(owner, type):  # a module's forward: patching the class catches every instance
+                continue
+            banned_funcs.setdefault(value, pretty)
+            # aliases bound at import time, e.g. `from torch.nn.functional import conv2d`
+            for mod in student_modules:
+                for gname, gval in list(vars(mod).items()):
+                    if gval is value and not any(o is mod and a == gname for o, a, _, _ in patches):
+                        patches.append((mod, gname, gval, pretty))
+
+    def raiser(name: str) -> Callable:
+        def _raise(*args: object, **kwargs: object) -> None:
+            raise ForbiddenCallError(_message(who, name))
+
+        return _raise
+
+    applied: list[tuple[object, str, object]] = []
+    try:
+        for owner, attr, value, pretty in patches:
+            setattr(owner, attr, raiser(pretty))
+            applied.append((owner, attr, value))
+        banned_aten = {op for group in groups for op in FORBIDDEN_ATEN[group]}
+        with _ForbidMode(banned_funcs, who), _ForbidDispatchMode(banned_aten, who):
+            yield
+    finally:
+        for owner, attr, value in reversed(applied):
+            setattr(owner, attr, value)
