@@ -1,0 +1,143 @@
+"""``python -m grading <release|autograder|grade|check>`` (run from the repository root)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+from grading import manifest
+from grading.harness import RubricError
+from grading.markers import MarkerError
+
+
+def cmd_release(args: argparse.Namespace) -> int:
+    from grading.release import release
+
+    report = release(manifest.ROOT, args.out.resolve(), verify=not args.no_verify)
+    for w in report.warnings:
+        print(f"warning: {w}")
+    if report.problems:
+        print("error: the starter is not ready:", file=sys.stderr)
+        for p in report.problems:
+            print(f"  {p}", file=sys.stderr)
+        return 1
+    print(f"Wrote {args.out / 'student'} ({len(report.files)} files; hidden-only test files dropped: "
+          f"{', '.join(report.dropped) or 'none'}) and {args.out / 'student.zip'}.")
+    if not args.no_verify:
+        print(f"Verified: modules import, scripts answer --help, no solution line leaks, "
+              f"{report.graded_public} public graded tests collect and all fail on the starter.")
+    return 0
+
+
+def cmd_autograder(args: argparse.Namespace) -> int:
+    from grading.autograder import build_autograder
+
+    rubric = build_autograder(manifest.ROOT, args.out.resolve(), test_timeout=args.timeout, budget=args.budget)
+    hidden = sum(t.hidden for t in rubric.tests)
+    print(f"Wrote {args.out}: {len(rubric.tests)} graded tests ({hidden} hidden), {rubric.max_score:g} points. "
+          "Upload it to Gradescope (Configure Autograder > Zip file upload).")
+    return 0
+
+
+def _autograder_source(path: Path | None, tmp: Path) -> Path:
+    if path is None:
+        from grading.autograder import build_tree
+
+        print("Building the autograder from the reference (use --autograder dist/autograder.zip to reuse one) ...",
+              flush=True)
+        build_tree(manifest.ROOT, tmp / "source")
+        return tmp / "source"
+    if path.is_dir():
+        return path.resolve()
+    if zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as zf:
+            zf.extractall(tmp / "source")
+        return tmp / "source"
+    raise FileNotFoundError(f"{path}: not an autograder zip or folder")
+
+
+def cmd_grade(args: argparse.Namespace) -> int:
+    from grading.autograde import run
+    from grading.harness import _safe_extract
+    from grading.results import rubric_table
+
+    submission = args.submission
+    if not submission.exists():
+        print(f"error: {submission} does not exist (give a submission zip or folder)", file=sys.stderr)
+        return 1
+    with tempfile.TemporaryDirectory(prefix="grading-grade-") as tmp_:
+        tmp = Path(tmp_)
+        source = _autograder_source(args.autograder, tmp)
+        root = tmp / "autograder"
+        root.mkdir()
+        (root / "source").symlink_to(source, target_is_directory=True)
+        if submission.is_dir():
+            shutil.copytree(submission, root / "submission", symlinks=True)
+        elif zipfile.is_zipfile(submission):
+            (root / "submission").mkdir()
+            _safe_extract(submission, root / "submission")
+        else:
+            print(f"error: {submission} is neither a folder nor a zip file", file=sys.stderr)
+            return 1
+        data, report = run(root, jobs=args.jobs, select=args.select or None, run_as_user=not args.no_user)
+    print(rubric_table(data))
+    print(data.get("output", ""))
+    if args.json:
+        args.json.write_text(json.dumps(data, indent=1))
+        print(f"Wrote {args.json}")
+    return 0 if report is not None else 1
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from grading.check import check
+
+    return check(manifest.ROOT, args.out.resolve(), jobs=args.jobs)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m grading", description="Instructor tooling for Problem Set 3.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("release", help="build and verify the student starter (dist/student, dist/student.zip)")
+    p.add_argument("--out", type=Path, default=Path("dist"), help="output folder (default: dist)")
+    p.add_argument("--no-verify", action="store_true", help="skip the checks of the starter (faster)")
+    p.set_defaults(func=cmd_release)
+
+    p = sub.add_parser("autograder", help="build the Gradescope autograder zip")
+    p.add_argument("--out", type=Path, default=Path("dist/autograder.zip"), help="the zip to write")
+    p.add_argument("--timeout", type=float, default=30.0,
+                   help="per-test timeout in seconds, for tests without their own timeout marker (default: 30)")
+    p.add_argument("--budget", type=float, default=480.0,
+                   help="seconds for a whole run; tests not started by then score 0 (default: 480, within "
+                        "Gradescope's default 10-minute limit)")
+    p.set_defaults(func=cmd_autograder)
+
+    p = sub.add_parser("grade", help="grade a submission (zip or folder) locally and print the rubric table")
+    p.add_argument("submission", type=Path, help="the student's submission.zip or a folder with their files")
+    p.add_argument("--json", type=Path, help="also write the results.json here")
+    p.add_argument("--autograder", type=Path, help="an autograder zip or folder (default: build from this repo)")
+    p.add_argument("--jobs", type=int, default=2, help="test processes in parallel (default: 2)")
+    p.add_argument("--select", nargs="+", metavar="FILE", help="only these test files, e.g. conv_tests.py")
+    p.add_argument("--no-user", action="store_true", help="when root, run the tests as root too (debugging)")
+    p.set_defaults(func=cmd_grade)
+
+    p = sub.add_parser("check", help="build starter + autograder and check both are graded correctly (CI)")
+    p.add_argument("--out", type=Path, default=Path("dist"), help="output folder (default: dist)")
+    p.add_argument("--jobs", type=int, default=2, help="test processes in parallel (default: 2)")
+    p.set_defaults(func=cmd_check)
+
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except (MarkerError, RubricError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

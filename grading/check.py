@@ -1,0 +1,133 @@
+"""``python -m grading check``: build everything and prove the autograder grades correctly.
+
+1. the starter (``release``, verified: imports, ``--help``, markers, leaks);
+2. the autograder zip;
+3. the reference graded by the autograder: full marks;
+4. the starter graded by the autograder: 0, with every rubric test reported;
+5. every results.json valid against Gradescope's specification; rubric totals per problem as expected.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from grading import manifest, rubric
+from grading.autograde import run
+from grading.autograder import build_tree
+from grading.harness import Rubric, RubricError
+from grading.release import release, zip_folder
+from grading.results import validate_results
+
+
+def _log(msg: str) -> None:
+    print(msg, flush=True)
+
+
+def _grade(source: Path, files: dict[str, Path], where: Path, jobs: int) -> dict:
+    root = where
+    (root / "submission").mkdir(parents=True)
+    (root / "source").symlink_to(source, target_is_directory=True)
+    for name, path in files.items():
+        shutil.copyfile(path, root / "submission" / name)
+    data, report = run(root, jobs=jobs)
+    if report is None:
+        raise RuntimeError(f"the harness failed: {data.get('output')}")
+    return data
+
+
+def totals_table(rub: Rubric) -> str:
+    per_problem = rub.totals("problem")
+    per_part = rub.totals("part")
+    lines = ["problem  part        points  tests (hidden)"]
+    for problem in sorted(per_problem):
+        title = rubric.PROBLEM_TITLES.get(problem, "")
+        for part in sorted(p for p in per_part if p.split(".", 1)[0] == problem):
+            tests = [t for t in rub.tests if t.part == part]
+            lines.append(f"{problem:<8} {part:<11} {per_part[part]:>6g}  {len(tests)} ({sum(t.hidden for t in tests)})")
+        lines.append(f"{problem:<8} {'total':<11} {per_problem[problem]:>6g}  {title}")
+    lines.append(f"{'all':<8} {'':<11} {rub.max_score:>6g}  {len(rub.tests)} graded tests "
+                 f"({sum(t.hidden for t in rub.tests)} hidden)")
+    return "\n".join(lines)
+
+
+def check(root: Path, out: Path, jobs: int = 2) -> int:
+    t0 = time.monotonic()
+    failures: list[str] = []
+    _log(f"[check] release -> {out / 'student'}")
+    rel = release(root, out, run_tests=False)
+    for w in rel.warnings:
+        _log(f"  warning: {w}")
+    if rel.problems:
+        for p in rel.problems:
+            _log(f"  FAIL {p}")
+        if not (out / "student").is_dir():
+            return 1
+        failures += rel.problems
+    else:
+        _log(f"  ok: {len(rel.files)} files, {len(rel.dropped)} hidden-only test files dropped; modules import, "
+             f"scripts answer --help, no solution leaks ({time.monotonic() - t0:.0f} s)")
+    names = manifest.student_files(root)
+    with tempfile.TemporaryDirectory(prefix="grading-check-") as tmp_:
+        tmp = Path(tmp_)
+        source = tmp / "source"
+        _log(f"[check] autograder -> {out / 'autograder.zip'}")
+        try:
+            rub = build_tree(root, source, starter=out / "student", test_timeout=60.0)
+        except RubricError as err:
+            _log(f"  FAIL {err}")
+            return 1
+        zip_folder(source, out / "autograder.zip")
+        _log(f"  ok: {len(rub.tests)} graded tests, {rub.max_score:g} points ({time.monotonic() - t0:.0f} s)")
+
+        _log("[check] grading the reference (must be full marks)")
+        ref = _grade(source, {n: root / n for n in names if (root / n).is_file()}, tmp / "ref", jobs)
+        bad = [t for t in ref["tests"][1:] if t["status"] != "passed"]
+        for t in bad:
+            _log(f"  FAIL reference: {t['name']}: {t['output'].splitlines()[0] if t['output'] else ''}")
+        if bad or abs(ref["score"] - rub.max_score) > 1e-9:
+            failures.append(f"the reference scores {ref['score']:g} / {rub.max_score:g}")
+        else:
+            _log(f"  ok: {ref['score']:g} / {rub.max_score:g} ({time.monotonic() - t0:.0f} s)")
+
+        _log("[check] grading the starter (must be 0, every test reported)")
+        starter_files = {n: out / "student" / n for n in names if (out / "student" / n).is_file()}
+        st = _grade(source, starter_files, tmp / "starter", jobs)
+        reported = {t["name"] for t in st["tests"][1:]}
+        if st["score"] != 0 or len(reported) != len(rub.tests):
+            failures.append(f"the starter scores {st['score']:g} with {len(reported)} of {len(rub.tests)} tests "
+                            "reported")
+            for t in st["tests"][1:]:
+                if t["status"] == "passed":
+                    _log(f"  FAIL starter passes {t['name']}")
+        else:
+            _log(f"  ok: 0 / {rub.max_score:g}, {len(reported)} tests reported ({time.monotonic() - t0:.0f} s)")
+
+        for label, data in (("reference", ref), ("starter", st)):
+            errors = validate_results(data)
+            failures += [f"{label} results.json: {e}" for e in errors]
+        if not any("results.json" in f for f in failures):
+            _log("[check] both results.json files are valid against Gradescope's specification")
+
+    _log("[check] rubric")
+    _log(totals_table(rub))
+    mismatch = rubric.compare_totals(rub.totals("problem"))
+    for m in mismatch:
+        _log(f"  FAIL {m}")
+    if mismatch:
+        wanted = {k: int(v) if float(v).is_integer() else v for k, v in sorted(rub.totals("problem").items())}
+        _log(f"  (if the new points are intended, set EXPECTED_TOTALS = {wanted} in grading/rubric.py)")
+    failures += mismatch
+    elapsed = time.monotonic() - t0
+    if failures:
+        _log(f"[check] FAILED ({len(failures)} problem(s), {elapsed:.0f} s)")
+        return 1
+    _log(f"[check] all good in {elapsed:.0f} s: upload {out / 'autograder.zip'}, hand out {out / 'student.zip'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(check(manifest.ROOT, manifest.ROOT / "dist"))

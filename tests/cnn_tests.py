@@ -1,0 +1,175 @@
+"""Tests for Problem 1(b) (CNN) and 1(c) (ManualCNN) in cnn.py."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from cnn import CNN, ManualCNN, conv_parameters
+from tests.helpers import assert_close
+
+CONV_PARAMS = 4 * 1 * 3 * 3 + 4  # 4 filters of 1x3x3 and 4 biases
+FC_PARAMS = 4 * 28 * 28 * 10 + 10  # Linear(3136, 10)
+
+
+def reference_forward(model: nn.Module, x: torch.Tensor, padding: int = 1) -> torch.Tensor:
+    """conv (with the model's own weights, stride 1, padding 1) -> ReLU -> flatten -> linear, written out."""
+    weight, bias = conv_parameters(model.conv)
+    features = F.relu(F.conv2d(x, weight, bias, stride=1, padding=padding))
+    return features.reshape(x.shape[0], -1) @ model.fc.weight.T + model.fc.bias
+
+
+def count(params) -> int:
+    return sum(p.numel() for p in params)
+
+
+# --- 1(b) CNN ------------------------------------------------------------------------------------------
+@pytest.mark.points(1, part="1.b")
+@pytest.mark.parametrize("batch", [1, 5])
+def test_cnn_output_shape(batch):
+    model = CNN()
+    out = model(torch.rand(batch, 1, 28, 28))
+    assert tuple(out.shape) == (batch, 10), (
+        f"CNN()(x) for x of shape ({batch}, 1, 28, 28): expected logits of shape ({batch}, 10), got {tuple(out.shape)}"
+    )
+
+
+@pytest.mark.points(1, part="1.b")
+def test_cnn_layers_and_parameter_count():
+    model = CNN()
+    assert isinstance(model.conv, nn.Conv2d), f"CNN().conv should be an nn.Conv2d, got {type(model.conv).__name__}"
+    conv = model.conv
+    assert (conv.in_channels, conv.out_channels, conv.kernel_size) == (1, 4, (3, 3)), (
+        f"CNN().conv: expected 1 -> 4 channels with 3x3 filters, got {conv.in_channels} -> {conv.out_channels} "
+        f"with {conv.kernel_size}"
+    )
+    assert conv.stride == (1, 1) and conv.padding == (1, 1), (
+        f"CNN().conv: expected stride 1 and padding 1, got stride {conv.stride}, padding {conv.padding}"
+    )
+    assert conv.bias is not None, "CNN().conv should have biases (bias=True, the default)"
+    assert isinstance(model.fc, nn.Linear), f"CNN().fc should be an nn.Linear, got {type(model.fc).__name__}"
+    assert (model.fc.in_features, model.fc.out_features) == (4 * 28 * 28, 10), (
+        f"CNN().fc: expected Linear(4*28*28=3136, 10), got Linear({model.fc.in_features}, {model.fc.out_features})"
+    )
+    total = count(model.parameters())
+    assert total == CONV_PARAMS + FC_PARAMS, (
+        f"CNN(): expected {CONV_PARAMS} (conv) + {FC_PARAMS} (fc) = {CONV_PARAMS + FC_PARAMS} parameters, got "
+        f"{total}: {[(n, tuple(p.shape)) for n, p in model.named_parameters()]}"
+    )
+
+
+@pytest.mark.points(1, part="1.b")
+def test_cnn_other_sizes():
+    model = CNN(num_classes=3, input_size=12)
+    out = model(torch.rand(2, 1, 12, 12))
+    assert tuple(out.shape) == (2, 3), (
+        f"CNN(num_classes=3, input_size=12) on (2, 1, 12, 12): expected (2, 3), got {tuple(out.shape)}"
+    )
+    assert (model.fc.in_features, model.fc.out_features) == (4 * 12 * 12, 3), (
+        "CNN(num_classes=3, input_size=12).fc: expected Linear(4*12*12=576, 3), got "
+        f"Linear({model.fc.in_features}, {model.fc.out_features}); use num_classes and input_size"
+    )
+
+
+@pytest.mark.points(2, part="1.b")
+def test_cnn_forward_is_conv_relu_flatten_linear():
+    torch.manual_seed(1)
+    model = CNN().double()
+    x = torch.rand(3, 1, 28, 28, dtype=torch.float64)
+    with torch.no_grad():
+        expected = reference_forward(model, x)
+        actual = model(x)
+    assert_close(actual, expected, case="CNN, 3 random 28x28 images (float64)",
+                 what="logits (conv with padding 1 -> ReLU -> flatten -> fc)", atol=1e-10, rtol=1e-10)
+
+
+# --- 1(c) ManualCNN ---------------------------------------------------------------------------------------
+@pytest.mark.points(1, part="1.c")
+def test_manual_cnn_shape_and_parameter_counts():
+    model = ManualCNN()
+    out = model(torch.rand(4, 1, 28, 28))
+    assert tuple(out.shape) == (4, 10), f"ManualCNN() on (4, 1, 28, 28): expected (4, 10), got {tuple(out.shape)}"
+    total = count(model.parameters())
+    trainable = count(p for p in model.parameters() if p.requires_grad)
+    assert total == CONV_PARAMS + FC_PARAMS, (
+        f"ManualCNN(): expected {CONV_PARAMS + FC_PARAMS} parameters in total (same layers as CNN), got {total}"
+    )
+    assert trainable == FC_PARAMS, (
+        f"ManualCNN(): only fc ({FC_PARAMS} parameters) should be trainable (requires_grad=True), "
+        f"got {trainable} trainable: {[n for n, p in model.named_parameters() if p.requires_grad]}"
+    )
+
+
+@pytest.mark.points(2, part="1.c")
+def test_manual_cnn_conv_frozen_fc_trains():
+    model = ManualCNN()
+    weight, bias = conv_parameters(model.conv)
+    assert not weight.requires_grad and not bias.requires_grad, (
+        "ManualCNN: set requires_grad = False on the conv weight and bias so that only fc trains"
+    )
+    conv_before = [weight.detach().clone(), bias.detach().clone()]
+    fc_before = model.fc.weight.detach().clone()
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.1)  # every parameter, as a careless script would
+    loss = F.cross_entropy(model(torch.rand(8, 1, 28, 28)), torch.arange(8) % 10)
+    loss.backward()
+    assert weight.grad is None and bias.grad is None, "ManualCNN: the conv weight and bias must not get gradients"
+    assert model.fc.weight.grad is not None, "ManualCNN: fc.weight got no gradient; fc must train"
+    optimizer.step()
+    assert torch.equal(weight, conv_before[0]) and torch.equal(bias, conv_before[1]), (
+        "ManualCNN: an optimizer step changed the hand-set conv filters or biases; they must stay fixed"
+    )
+    assert not torch.equal(model.fc.weight, fc_before), "ManualCNN: an optimizer step did not change fc.weight"
+
+
+@pytest.mark.points(2, part="1.c")
+def test_manual_cnn_filters_are_hand_set():
+    torch.manual_seed(0)
+    first = ManualCNN()
+    torch.manual_seed(1)
+    second = ManualCNN()
+    w1, b1 = conv_parameters(first.conv)
+    w2, b2 = conv_parameters(second.conv)
+    assert tuple(w1.shape) == (4, 1, 3, 3), f"ManualCNN: expected 4 filters of shape (1, 3, 3), got {tuple(w1.shape)}"
+    assert torch.equal(w1, w2) and torch.equal(b1, b2), (
+        "ManualCNN: two models built with different random seeds have different conv filters or biases; "
+        "set all of them by hand (weight.data and bias.data) instead of keeping the random initialisation"
+    )
+    filters = w1.detach().reshape(4, 9)
+    for k in range(4):
+        assert bool(filters[k].abs().sum() > 0), f"ManualCNN: filter {k} is all zeros; it would detect nothing"
+        assert bool(torch.isfinite(filters[k]).all()), f"ManualCNN: filter {k} contains NaN or inf"
+        for j in range(k):
+            assert not torch.equal(filters[k], filters[j]), (
+                f"ManualCNN: filters {j} and {k} are equal; each of the 4 filters should detect something different"
+            )
+
+
+@pytest.mark.points(1, part="1.c")
+def test_manual_cnn_forward_is_conv_relu_flatten_linear():
+    model = ManualCNN().double()
+    x = torch.rand(3, 1, 28, 28, dtype=torch.float64)
+    with torch.no_grad():
+        expected = reference_forward(model, x)
+        actual = model(x)
+    assert_close(actual, expected, case="ManualCNN, 3 random 28x28 images (float64)",
+                 what="logits (hand-set conv with padding 1 -> ReLU -> flatten -> fc)", atol=1e-10, rtol=1e-10)
+
+
+# --- with your FasterConv2d (not graded here: FasterConv2d itself is graded in conv_tests) ---------------
+@pytest.mark.parametrize("model_class", [CNN, ManualCNN])
+def test_faster_conv_gives_the_same_outputs(model_class):
+    torch.manual_seed(2)
+    reference = model_class(conv="torch").double()
+    faster = model_class(conv="faster").double()
+    assert not isinstance(faster.conv, nn.Conv2d), f"{model_class.__name__}(conv='faster') should use FasterConv2d"
+    faster.load_state_dict({k.replace("conv.weight", "conv.filters").replace("conv.bias", "conv.biases"): v
+                            for k, v in reference.state_dict().items()})
+    if model_class is ManualCNN:
+        w, b = conv_parameters(faster.conv)
+        assert not w.requires_grad and not b.requires_grad, "ManualCNN(conv='faster'): the conv must be frozen"
+    x = torch.rand(2, 1, 28, 28, dtype=torch.float64)
+    with torch.no_grad():
+        assert_close(faster(x), reference(x), case=f"{model_class.__name__}: conv='faster' vs conv='torch'",
+                     what="logits", atol=1e-10, rtol=1e-10)

@@ -1,0 +1,313 @@
+"""Graded tests for Problem 1(a): ``conv.Conv2d`` (1.a.i), ``conv.FasterConv2d`` (1.a.ii), speed-up (1.a.iii).
+
+Every output is compared with ``torch.nn.functional.conv2d`` on the same inputs, computed before
+the code under test runs. The code under test runs inside the from-scratch guard: calling
+``F.conv2d``, ``nn.Conv2d`` or any other built-in convolution fails the test with a message that
+says so. Run one class only with ``-k "not Faster"`` (Conv2d) or ``-k FasterConv2d``.
+"""
+
+from __future__ import annotations
+
+import random
+import statistics
+import time
+from dataclasses import dataclass
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+import conv
+from tests.helpers import assert_close, max_abs_error
+
+#: Both classes, each graded under its own handout part.
+CLASSES = [
+    pytest.param("Conv2d", marks=pytest.mark.points(1, part="1.a.i"), id="Conv2d"),
+    pytest.param("FasterConv2d", marks=pytest.mark.points(1, part="1.a.ii"), id="FasterConv2d"),
+]
+#: float64 everywhere: any correct implementation agrees with F.conv2d to ~1e-14.
+DTYPE = torch.float64
+ATOL = RTOL = 1e-10
+
+
+@dataclass(frozen=True)
+class Case:
+    """One convolution: input (N, C_in, H, W), C_out filters of F x F, padding P, stride S."""
+
+    name: str
+    N: int
+    C_in: int
+    H: int
+    W: int
+    C_out: int
+    F: int
+    P: int = 0
+    S: int = 1
+
+    @property
+    def out_shape(self) -> tuple[int, int, int, int]:
+        H_out = (self.H + 2 * self.P - self.F) // self.S + 1
+        W_out = (self.W + 2 * self.P - self.F) // self.S + 1
+        return (self.N, self.C_out, H_out, W_out)
+
+    def describe(self) -> str:
+        return (f"{self.name}: x {(self.N, self.C_in, self.H, self.W)}, filters "
+                f"{(self.C_out, self.C_in, self.F, self.F)}, padding={self.P}, stride={self.S}")
+
+
+def random_inputs(case: Case, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Seeded float64 x (N, C_in, H, W), filters (C_out, C_in, F, F), biases (C_out,)."""
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(case.N, case.C_in, case.H, case.W, generator=g, dtype=DTYPE)
+    filters = torch.randn(case.C_out, case.C_in, case.F, case.F, generator=g, dtype=DTYPE)
+    biases = torch.randn(case.C_out, generator=g, dtype=DTYPE)
+    return x, filters, biases
+
+
+def reference(x: torch.Tensor, filters: torch.Tensor, biases: torch.Tensor | None, case: Case) -> torch.Tensor:
+    return F.conv2d(x, filters, biases, stride=case.S, padding=case.P)
+
+
+def check(actual: object, expected: torch.Tensor, case: Case, what: str) -> None:
+    """Same dtype as the input, then the values (shape, largest error) via ``assert_close``."""
+    if isinstance(actual, torch.Tensor) and actual.dtype != expected.dtype:
+        raise AssertionError(
+            f"[{case.describe()}] {what}: dtype {actual.dtype}, expected {expected.dtype} like the input "
+            "(create new tensors with x.new_zeros(...) or dtype=x.dtype)"
+        )
+    try:
+        assert_close(actual, expected, case=case.describe(), what=what, atol=ATOL, rtol=RTOL)
+    except AssertionError as error:
+        if max_abs_error(actual, expected) < 1e-4 * (1 + float(expected.detach().abs().max())):  # close, not exact
+            raise AssertionError(f"{error}\n  Nearly right, but not to float64 precision: something is float32; "
+                                 "keep the dtype of x and of the given filters (x.new_zeros(...), no .float())") from None
+        raise
+
+
+def make(name: str, case: Case, filters: torch.Tensor, biases: torch.Tensor) -> torch.nn.Module:
+    return getattr(conv, name)(case.C_in, case.C_out, case.F, padding=case.P, stride=case.S,
+                               filters=filters.clone(), biases=biases.clone())
+
+
+# --- the handout's five cases ----------------------------------------------------------------------
+HANDOUT_CASES = [
+    Case("simple", N=1, C_in=10, H=10, W=8, C_out=3, F=5),
+    Case("random_32x32", N=1, C_in=3, H=32, W=32, C_out=3, F=5),
+    Case("random_w_padding", N=1, C_in=3, H=32, W=32, C_out=3, F=5, P=3),
+    Case("random_w_stride", N=1, C_in=3, H=32, W=32, C_out=3, F=5, S=2),
+    Case("random_large_w_everything", N=1, C_in=6, H=64, W=64, C_out=8, F=4, P=8, S=3),
+]
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("case", HANDOUT_CASES, ids=lambda c: c.name)
+@pytest.mark.parametrize("name", CLASSES)
+def test_handout_case(name: str, case: Case, from_scratch) -> None:
+    """forward(x) equals F.conv2d(x, filters, biases, stride=S, padding=P) on the handout's cases."""
+    if case.name == "simple":  # all ones, biases 1: every output is 10 * 5 * 5 + 1 = 251
+        x = torch.ones(case.N, case.C_in, case.H, case.W, dtype=DTYPE)
+        filters = torch.ones(case.C_out, case.C_in, case.F, case.F, dtype=DTYPE)
+        biases = torch.ones(case.C_out, dtype=DTYPE)
+    else:
+        x, filters, biases = random_inputs(case)
+    expected = reference(x, filters, biases, case)
+    assert tuple(expected.shape) == case.out_shape
+    module = make(name, case, filters, biases)
+    with from_scratch(name, "conv"):
+        out = module(x)
+    check(out, expected, case, f"{name}(x)")
+    if case.name == "simple":
+        assert_close(out, torch.full(case.out_shape, 251.0, dtype=DTYPE), case=case.describe(),
+                     what=f"{name}(x) (every value should be 10*5*5 + 1 = 251)", atol=0, rtol=0)
+
+
+# --- a seeded grid of random cases ----------------------------------------------------------------
+def _grid(seed: int = 2024) -> list[Case]:
+    """12 cases: every padding 0-3 with every stride 1-3, filter sizes 1-5, rectangular inputs."""
+    rng = random.Random(seed)
+    cases = []
+    for k in range(12):
+        P, S, F_ = k % 4, k % 3 + 1, k % 5 + 1
+        H, W = rng.sample(range(max(F_ - 2 * P, 1), F_ + 9), 2)  # H != W; at least one output row/column
+        cases.append(Case(f"grid{k}", N=rng.randint(1, 4), C_in=rng.randint(1, 6), H=H, W=W,
+                          C_out=rng.randint(1, 5), F=F_, P=P, S=S))
+    return cases
+
+
+GRID = _grid()
+# What the grid must cover (checked here so that a change of seed cannot silently lose coverage).
+assert {c.P for c in GRID} == {0, 1, 2, 3} and {c.S for c in GRID} == {1, 2, 3}
+assert {c.F % 2 for c in GRID} == {0, 1} and {c.N for c in GRID} == {1, 2, 3, 4}
+assert min(c.C_in for c in GRID) == 1 and max(c.C_in for c in GRID) >= 5
+assert any((c.H + 2 * c.P - c.F) % c.S for c in GRID) and any((c.W + 2 * c.P - c.F) % c.S for c in GRID)
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("case", GRID, ids=lambda c: f"{c.name}-N{c.N}C{c.C_in}H{c.H}W{c.W}O{c.C_out}F{c.F}P{c.P}S{c.S}")
+@pytest.mark.parametrize("name", CLASSES)
+def test_random_grid(name: str, case: Case, from_scratch) -> None:
+    """forward and convolution (no bias) equal F.conv2d on random shapes, paddings and strides."""
+    x, filters, biases = random_inputs(case, seed=int(case.name.removeprefix("grid")))
+    other_filters = torch.randn_like(filters)
+    expected = reference(x, filters, biases, case)
+    expected_no_bias = reference(x, other_filters, None, case)
+    module = make(name, case, filters, biases)
+    with from_scratch(name, "conv"):
+        out = module(x)
+        out_no_bias = module.convolution(x, other_filters)
+    check(out, expected, case, f"{name}(x)")
+    check(out_no_bias, expected_no_bias, case, f"{name}.convolution(x, filters) (no bias)")
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("name", CLASSES)
+def test_convolution_reads_shapes_from_tensors(name: str, from_scratch) -> None:
+    """convolution(x, filters) takes N, C_in, H, W from x and C_out, F from filters, not from self."""
+    module = getattr(conv, name)(in_channels=2, out_channels=3, filter_size=2, padding=1, stride=2)
+    case = Case("shapes_from_tensors", N=2, C_in=4, H=7, W=6, C_out=5, F=3, P=1, S=2)
+    x, filters, _ = random_inputs(case, seed=7)
+    expected = reference(x, filters, None, case)
+    with from_scratch(name, "conv"):
+        out = module.convolution(x, filters)
+    check(out, expected, case, f"{name}(in_channels=2, out_channels=3, filter_size=2).convolution(x, filters)")
+
+
+# --- gradients ------------------------------------------------------------------------------------
+GRAD_CASES = [
+    Case("grad_plain", N=2, C_in=3, H=6, W=5, C_out=4, F=3),
+    Case("grad_padding_stride", N=3, C_in=2, H=8, W=7, C_out=3, F=2, P=2, S=3),  # some pixels unused
+    Case("grad_everything", N=1, C_in=5, H=9, W=10, C_out=2, F=4, P=1, S=2),
+]
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("case", GRAD_CASES, ids=lambda c: c.name)
+@pytest.mark.parametrize("name", CLASSES)
+def test_gradients(name: str, case: Case, from_scratch) -> None:
+    """After backward, x.grad, filters.grad and biases.grad equal those of F.conv2d."""
+    x, filters, biases = random_inputs(case, seed=3)
+    upstream = torch.randn(case.out_shape, dtype=DTYPE, generator=torch.Generator().manual_seed(4))
+    ref_x, ref_filters, ref_biases = (t.clone().requires_grad_() for t in (x, filters, biases))
+    expected = reference(ref_x, ref_filters, ref_biases, case)
+    (expected * upstream).sum().backward()
+
+    module = make(name, case, filters, biases)
+    x.requires_grad_()
+    with from_scratch(name, "conv"):
+        out = module(x)
+        if not (isinstance(out, torch.Tensor) and out.requires_grad):
+            raise AssertionError(f"[{case.describe()}] {name}(x) does not require grad: autograd cannot flow "
+                                 "(do not use .detach(), .data, .item() or torch.no_grad() inside)")
+        (out * upstream).sum().backward()
+    check(out, expected, case, f"{name}(x)")
+    for what, actual, expected in (("x.grad", x.grad, ref_x.grad), ("filters.grad", module.filters.grad,
+                                   ref_filters.grad), ("biases.grad", module.biases.grad, ref_biases.grad)):
+        if actual is None:
+            raise AssertionError(f"[{case.describe()}] {what} is None after backward: the output does not "
+                                 "depend on it through autograd")
+        check(actual, expected, case, f"{name}: {what}")
+
+
+# --- the constructor ------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", CLASSES)
+def test_constructor_uses_given_parameters(name: str) -> None:
+    """Given filters and biases become the nn.Parameters unchanged (values and dtype); settings stored."""
+    case = Case("given_parameters", N=1, C_in=2, H=5, W=5, C_out=3, F=4, P=2, S=3)
+    _, filters, biases = random_inputs(case, seed=5)
+    module = make(name, case, filters, biases)
+    settings = {"in_channels": 2, "out_channels": 3, "filter_size": 4, "padding": 2, "stride": 3}
+    for attribute, value in settings.items():
+        assert getattr(module, attribute, None) == value, (
+            f"{name}(2, 3, 4, padding=2, stride=3).{attribute} should be {value}, "
+            f"got {getattr(module, attribute, 'no such attribute')!r}")
+    for attribute, given in (("filters", filters), ("biases", biases)):
+        param = getattr(module, attribute, None)
+        assert isinstance(param, torch.nn.Parameter), (
+            f"{name}.{attribute} should be an nn.Parameter (so the optimizer sees it), got {type(param).__name__}")
+        assert param.dtype == given.dtype, f"{name}.{attribute}: dtype {param.dtype}, expected the given {given.dtype}"
+        assert_close(param, given, case=case.describe(), what=f"{name}.{attribute} (the given values)", atol=0, rtol=0)
+    names = sorted(n for n, _ in module.named_parameters())
+    assert names == ["biases", "filters"], f"{name} should have exactly the parameters biases and filters, got {names}"
+
+
+@pytest.mark.parametrize("name", CLASSES)
+def test_constructor_random_parameters(name: str, from_scratch) -> None:
+    """Without filters/biases: nn.Parameters of shapes (C_out, C_in, F, F) (random) and (C_out,) (any init)."""
+    torch.manual_seed(1)
+    module = getattr(conv, name)(3, 5, 4, padding=2, stride=3)
+    for attribute, shape in (("filters", (5, 3, 4, 4)), ("biases", (5,))):
+        param = getattr(module, attribute, None)
+        assert isinstance(param, torch.nn.Parameter), f"{name}.{attribute} should be an nn.Parameter"
+        assert tuple(param.shape) == shape, f"{name}(3, 5, 4).{attribute}: expected shape {shape}, got {tuple(param.shape)}"
+        assert param.requires_grad, f"{name}.{attribute} should require grad"
+        assert param.dtype == torch.float32, f"{name}.{attribute}: expected the default float32, got {param.dtype}"
+        assert bool(torch.isfinite(param).all()), f"{name}.{attribute} contains NaN or inf"
+    filters = module.filters.detach()
+    assert float(filters.std()) > 0, f"{name}.filters should be random, got all {float(filters.flatten()[0])}"
+    x = torch.randn(2, 3, 9, 8)
+    with from_scratch(name, "conv"):
+        out = module(x)
+    expected_shape = (2, 5, (9 + 4 - 4) // 3 + 1, (8 + 4 - 4) // 3 + 1)
+    assert isinstance(out, torch.Tensor) and tuple(out.shape) == expected_shape, (
+        f"{name}(3, 5, 4, padding=2, stride=3) on x (2, 3, 9, 8): expected output shape {expected_shape}, "
+        f"got {tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__}")
+
+
+# --- the guard itself (not graded): what a student sees when calling a built-in convolution -------
+def test_guard_rejects_builtin_convolution(from_scratch) -> None:
+    class Cheat(conv.FasterConv2d):
+        def convolution(self, x, filters, biases=None):  # noqa: ANN001, ANN201
+            return F.conv2d(x, filters, biases, stride=self.stride, padding=self.padding)
+
+    module = Cheat(1, 2, 3, filters=torch.ones(2, 1, 3, 3), biases=torch.zeros(2))
+    with pytest.raises(AssertionError, match="must not call torch.nn.functional.conv2d"):
+        with from_scratch("FasterConv2d", "conv"):
+            module(torch.ones(1, 1, 5, 5))
+
+
+# --- speed-up (1.a.iii) ---------------------------------------------------------------------------
+def _median_seconds(fn, x: torch.Tensor, calls: int) -> float:  # noqa: ANN001
+    """Median wall time of ``calls`` calls of ``fn(x)``."""
+    times = []
+    for _ in range(calls):
+        start = time.perf_counter()
+        fn(x)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+@pytest.mark.points(2, part="1.a.iii")
+@pytest.mark.timeout(120)
+def test_faster_is_at_least_10x_faster(from_scratch) -> None:
+    """FasterConv2d is >= 10x faster than Conv2d on a (2, 3, 24, 24) batch, 8 filters 3x3, padding 1.
+
+    Ratio of medians; the two are timed in alternation (5 rounds: 1 naive call, 10 fast calls), so
+    that load from other programs slows both alike; on one thread; outside the guard (it adds overhead).
+    """
+    case = Case("speed", N=2, C_in=3, H=24, W=24, C_out=8, F=3, P=1)
+    x, filters, biases = (t.float() for t in random_inputs(case, seed=11))
+    naive, fast = conv.Conv2d(3, 8, 3, padding=1), conv.FasterConv2d(3, 8, 3, padding=1)
+    naive.load_state_dict(fast.state_dict())
+    expected = F.conv2d(x, fast.filters.detach(), fast.biases.detach(), padding=1)
+    threads = torch.get_num_threads()
+    try:
+        # One thread: on a busy machine a multi-threaded op may wait milliseconds for a descheduled thread.
+        torch.set_num_threads(1)
+        with torch.no_grad():
+            with from_scratch("FasterConv2d", "conv"):  # the fast one must be correct and from scratch here too
+                assert_close(fast(x), expected, case=case.describe(), what="FasterConv2d(x)", atol=1e-4, rtol=1e-4)
+            naive(x)  # warm-up
+            fast(x)
+            naive_times, fast_times = [], []
+            for _ in range(5):
+                naive_times.append(_median_seconds(naive, x, 1))
+                fast_times.append(_median_seconds(fast, x, 10))
+    finally:
+        torch.set_num_threads(threads)
+    t_naive, t_fast = statistics.median(naive_times), statistics.median(fast_times)
+    speedup = t_naive / t_fast
+    assert speedup >= 10, (
+        f"FasterConv2d is only {speedup:.1f}x faster than Conv2d on x {tuple(x.shape)} with 8 filters 3x3 "
+        f"(medians: Conv2d {t_naive * 1e3:.2f} ms, FasterConv2d {t_fast * 1e3:.3f} ms); expected >= 10x: "
+        "FasterConv2d should use no Python loop at all (im2col + one matmul), Conv2d loops over output positions"
+    )

@@ -1,0 +1,59 @@
+"""Problem 3(c): the three IMDB models with the handout's hyperparameters (``imdb_config.MODEL_CONFIGS``).
+
+The sizes are chosen so that the RNN, the LSTM and the Transformer have nearly the same number of
+parameters (about 1.38 M, most of them in the 10000 x 128 embedding), which makes their accuracies comparable.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import lstm
+import rnn
+import transformer
+from imdb_config import MODEL_CONFIGS
+
+MODELS = {"rnn": rnn.RNN, "lstm": lstm.LSTM, "transformer": transformer.Transformer}
+TARGET = 1.38e6
+
+
+def _count(model: torch.nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def test_configs_are_the_handouts():
+    """Vocab 10000, embedding 128, 2 classes; hidden 256 (RNN), 108 (LSTM); 8 heads, d_ff 128 (Transformer)"""
+    for name, config in MODEL_CONFIGS.items():
+        sizes = (config["vocab_size"], config["embedding_size"], config["output_size"])
+        assert sizes == (10000, 128, 2), f"{name}: vocab, embedding and output sizes {sizes}"
+    assert MODEL_CONFIGS["rnn"]["hidden_size"] == 256
+    assert MODEL_CONFIGS["lstm"]["hidden_size"] == 108
+    assert (MODEL_CONFIGS["transformer"]["num_heads"], MODEL_CONFIGS["transformer"]["d_ff"]) == (8, 128)
+
+
+@pytest.mark.points(2, part="3.c")
+def test_parameter_counts_are_comparable():
+    """Each model has 1.38 M parameters within 1 %, and the three are within 1 % of each other."""
+    counts = {name: _count(cls(**MODEL_CONFIGS[name])) for name, cls in MODELS.items()}
+    summary = ", ".join(f"{name}: {n:,}" for name, n in counts.items())
+    for name, n in counts.items():
+        assert abs(n - TARGET) <= 0.01 * TARGET, f"{name}: {n:,} parameters, not 1.38 M +-1 % ({summary})"
+    assert max(counts.values()) <= 1.01 * min(counts.values()), (
+        f"the parameter counts differ by more than 1 %: {summary}"
+    )
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_models_map_token_batches_to_logits(name):
+    """Left-padded token ids (B, T) -> finite logits (B, T, 2); every parameter gets a gradient."""
+    model = MODELS[name](**MODEL_CONFIGS[name])
+    tokens = torch.randint(1, 10000, (4, 30))
+    tokens[0, :10] = 0
+    tokens[3, :29] = 0
+    logits = model(tokens)
+    assert tuple(logits.shape) == (4, 30, 2), f"{name}: expected logits (4, 30, 2), got {tuple(logits.shape)}"
+    assert bool(torch.isfinite(logits).all()), f"{name}: the logits contain NaN or inf"
+    logits[:, -1].sum().backward()
+    missing = [n for n, p in model.named_parameters() if p.grad is None]
+    assert not missing, f"{name}: these parameters received no gradient: {missing}"

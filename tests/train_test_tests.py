@@ -1,0 +1,218 @@
+"""Tests for train_test.py: the last-time-step selection (2(a)iv) and the training/evaluation bookkeeping (1(b)).
+
+The expected numbers are computed here independently of torch's autograd and optimizers: softmax
+regression (one linear layer) has the closed-form gradient (softmax(z) - onehot(y)) x / B.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from tests.helpers import assert_close
+from train_test import count_correct, last_time_step, train
+from train_test import test as evaluate  # imported as `test`, pytest would collect it
+
+# a fixed tiny problem: 5 training and 4 validation examples, 2 features, 3 classes, float64
+X_TRAIN = torch.tensor([[1.0, 2.0], [-1.0, 0.5], [0.3, -1.2], [2.0, -0.5], [-0.7, -0.3]], dtype=torch.float64)
+Y_TRAIN = torch.tensor([0, 1, 2, 0, 1])
+X_VAL = torch.tensor([[0.5, 1.0], [-1.5, 0.2], [1.0, -1.0], [0.1, 0.1]], dtype=torch.float64)
+Y_VAL = torch.tensor([0, 2, 2, 1])
+W0 = torch.tensor([[0.2, -0.1], [-0.3, 0.4], [0.1, 0.05]], dtype=torch.float64)
+B0 = torch.tensor([0.0, 0.1, -0.1], dtype=torch.float64)
+BATCH = 2  # batches of 2, 2 and 1: a per-epoch mean must weight them by size
+
+
+def batches(x: torch.Tensor, y: torch.Tensor, size: int = BATCH) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    return [(x[i : i + size], y[i : i + size]) for i in range(0, len(y), size)]
+
+
+def linear_model() -> nn.Linear:
+    model = nn.Linear(2, 3).double()
+    with torch.no_grad():
+        model.weight.copy_(W0)
+        model.bias.copy_(B0)
+    return model
+
+
+def softmax_regression(w: torch.Tensor, b: torch.Tensor, x: torch.Tensor, y: torch.Tensor):
+    """(mean cross-entropy, number correct, grad_w, grad_b), by the textbook formulas in plain Python."""
+    n, classes = len(y), w.shape[0]
+    loss, correct = 0.0, 0
+    grad_w = [[0.0] * w.shape[1] for _ in range(classes)]
+    grad_b = [0.0] * classes
+    for i in range(n):
+        z = [sum(float(w[c, j]) * float(x[i, j]) for j in range(w.shape[1])) + float(b[c]) for c in range(classes)]
+        top = max(z)
+        log_norm = top + math.log(sum(math.exp(v - top) for v in z))
+        loss -= z[int(y[i])] - log_norm
+        correct += int(max(range(classes), key=lambda c: z[c]) == int(y[i]))
+        for c in range(classes):
+            delta = math.exp(z[c] - log_norm) - (1.0 if c == int(y[i]) else 0.0)
+            grad_b[c] += delta / n
+            for j in range(w.shape[1]):
+                grad_w[c][j] += delta * float(x[i, j]) / n
+    return loss / n, correct, torch.tensor(grad_w, dtype=torch.float64), torch.tensor(grad_b, dtype=torch.float64)
+
+
+def expected_sgd_run(lr: float, epochs: int):
+    """What train() must record for plain SGD over the batches above, in order."""
+    w, b = W0.clone(), B0.clone()
+    out = {"step_loss": [], "train_loss": [], "train_accuracy": [], "val_loss": [], "val_accuracy": []}
+    for _ in range(epochs):
+        loss_sum, correct_sum = 0.0, 0
+        for xb, yb in batches(X_TRAIN, Y_TRAIN):
+            loss, correct, gw, gb = softmax_regression(w, b, xb, yb)
+            out["step_loss"].append(loss)
+            loss_sum += loss * len(yb)
+            correct_sum += correct
+            w, b = w - lr * gw, b - lr * gb
+        out["train_loss"].append(loss_sum / len(Y_TRAIN))
+        out["train_accuracy"].append(correct_sum / len(Y_TRAIN))
+        val_loss, val_correct, _, _ = softmax_regression(w, b, X_VAL, Y_VAL)
+        out["val_loss"].append(val_loss)
+        out["val_accuracy"].append(val_correct / len(Y_VAL))
+    return out, w, b
+
+
+class LastStepIsTheAnswer(nn.Module):
+    """A toy sequence model: (B, T, 2) inputs -> (B, T, 3) logits; only the last time step holds the real logits."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.linear = linear_model()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        logits = self.linear(x)  # (B, T, 3)
+        decoy = torch.zeros_like(logits)
+        decoy[..., 2] = 50.0  # every earlier step confidently predicts class 2
+        steps = torch.arange(x.shape[1]).view(1, -1, 1)
+        return torch.where(steps == x.shape[1] - 1, logits, decoy)
+
+
+def as_sequences(x: torch.Tensor, steps: int = 4) -> torch.Tensor:
+    """(B, 2) -> (B, steps, 2): the example is the last time step; earlier steps are noise."""
+    noise = torch.randn(x.shape[0], steps - 1, x.shape[1], dtype=x.dtype, generator=torch.Generator().manual_seed(0))
+    return torch.cat([noise, x.unsqueeze(1)], dim=1)
+
+
+def close(actual: float, expected: float, what: str, tol: float = 1e-9) -> None:
+    assert isinstance(actual, (float, int)), f"{what}: expected a Python number, got {type(actual).__name__}"
+    assert abs(actual - expected) <= tol, f"{what}: expected {expected:.10g}, got {actual:.10g}"
+
+
+def close_lists(actual, expected, what: str, tol: float = 1e-9) -> None:
+    assert len(actual) == len(expected), f"{what}: expected {len(expected)} values, got {len(actual)}: {actual}"
+    for i, (a, e) in enumerate(zip(actual, expected)):
+        close(float(a), e, f"{what}[{i}]", tol)
+
+
+# --- 2(a)iv: the prediction of a sequence model is its last time step -------------------------------------
+@pytest.mark.points(1, part="2.a.iv")
+@pytest.mark.parametrize("batch, steps", [(2, 5), (4, 1), (3, 3)])
+def test_last_time_step_selects_the_last_step(batch, steps):
+    classes = 4
+    b = torch.arange(batch).view(-1, 1, 1)
+    t = torch.arange(steps).view(1, -1, 1)
+    c = torch.arange(classes).view(1, 1, -1)
+    outputs = (100 * b + 10 * t + c).double()  # outputs[b, t, c] = 100 b + 10 t + c
+    expected = torch.tensor([[100 * i + 10 * (steps - 1) + k for k in range(classes)] for i in range(batch)],
+                            dtype=torch.float64)
+    assert_close(last_time_step(outputs), expected, case=f"outputs of shape (B={batch}, T={steps}, C={classes})",
+                 what="last_time_step(outputs), expected outputs[:, T-1, :]", atol=0, rtol=0)
+
+
+@pytest.mark.points(1, part="2.a.iv")
+def test_last_time_step_keeps_2d_logits():
+    logits = torch.randn(3, 5)
+    assert_close(last_time_step(logits), logits, case="(B=3, C=5) logits of a CNN",
+                 what="last_time_step(logits) (must return (B, C) logits unchanged)", atol=0, rtol=0)
+
+
+@pytest.mark.points(1, part="2.a.iv")
+@pytest.mark.timeout(30)
+def test_train_and_test_use_the_last_time_step():
+    expected, _, _ = expected_sgd_run(lr=0.5, epochs=1)
+    model = LastStepIsTheAnswer()
+    val_loss, val_accuracy = evaluate(model, batches(as_sequences(X_VAL), Y_VAL), nn.CrossEntropyLoss(), "cpu",
+                                  progress=False)
+    initial_loss, initial_correct, _, _ = softmax_regression(W0, B0, X_VAL, Y_VAL)
+    close(val_loss, initial_loss, "test() on a sequence model: loss of the last time step's logits")
+    close(val_accuracy, initial_correct / len(Y_VAL), "test() on a sequence model: accuracy of the last time step")
+    history = train(model, batches(as_sequences(X_TRAIN), Y_TRAIN), None,
+                    torch.optim.SGD(model.parameters(), lr=0.5), nn.CrossEntropyLoss(), 1, "cpu", progress=False)
+    close_lists(history["step_loss"], expected["step_loss"], "train() on a sequence model: step_loss")
+
+
+# --- 1(b): the training step and the loss / accuracy bookkeeping ------------------------------------------
+@pytest.mark.points(1, part="1.b")
+def test_count_correct():
+    logits = torch.tensor([[2.0, 1.0, 0.0], [0.0, 3.0, 1.0], [0.5, 0.2, 0.9], [1.0, 0.0, -1.0], [0.0, 0.0, 4.0]])
+    labels = torch.tensor([0, 1, 1, 2, 2])  # predictions 0, 1, 2, 0, 2: three correct
+    result = count_correct(logits, labels)
+    assert isinstance(result, int) and result == 3, (
+        f"count_correct: predictions (argmax over classes) [0, 1, 2, 0, 2] vs labels [0, 1, 1, 2, 2]: "
+        f"expected the int 3, got {result!r}"
+    )
+
+
+@pytest.mark.points(2, part="1.b")
+def test_test_returns_mean_loss_and_accuracy():
+    model = linear_model()
+    loss, accuracy = evaluate(model, batches(X_TRAIN, Y_TRAIN), nn.CrossEntropyLoss(), "cpu", progress=False)
+    expected_loss, expected_correct, _, _ = softmax_regression(W0, B0, X_TRAIN, Y_TRAIN)
+    close(loss, expected_loss, "test(): mean cross-entropy over the 5 examples (batches of 2, 2, 1)")
+    close(accuracy, expected_correct / 5, "test(): accuracy as a fraction of the 5 examples")
+    assert_close(model.weight, W0, case="test() on a linear model", what="weights (test() must not train)", atol=0)
+
+
+@pytest.mark.points(3, part="1.b")
+@pytest.mark.timeout(30)
+def test_train_history_and_weights():
+    lr, epochs = 0.5, 2
+    expected, w, b = expected_sgd_run(lr, epochs)
+    model = linear_model()
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr)
+    history = train(model, batches(X_TRAIN, Y_TRAIN), batches(X_VAL, Y_VAL), optimizer, nn.CrossEntropyLoss(),
+                    epochs, "cpu", progress=False)
+    case = "SGD lr 0.5, 2 epochs over batches of 2, 2, 1"
+    close_lists(history["step_loss"], expected["step_loss"], f"{case}: step_loss (each batch's loss before its step)")
+    close_lists(history["train_loss"], expected["train_loss"],
+                f"{case}: train_loss (per epoch, mean over examples: weight each batch by its size)")
+    close_lists(history["train_accuracy"], expected["train_accuracy"], f"{case}: train_accuracy (per epoch)")
+    close_lists(history["val_loss"], expected["val_loss"], f"{case}: val_loss (after each epoch)")
+    close_lists(history["val_accuracy"], expected["val_accuracy"], f"{case}: val_accuracy (after each epoch)")
+    assert_close(model.weight, w, case=case, what="weights after training (zero the gradients every step)",
+                 atol=1e-12, rtol=1e-10)
+    assert_close(model.bias, b, case=case, what="bias after training", atol=1e-12, rtol=1e-10)
+
+
+# --- options of train() (not graded) ------------------------------------------------------------------------
+def test_train_gradient_clipping_bounds_the_step():
+    model = linear_model()
+    train(model, batches(X_TRAIN, Y_TRAIN, size=5), None, torch.optim.SGD(model.parameters(), lr=1.0),
+          nn.CrossEntropyLoss(), 1, "cpu", grad_clip=1e-3, progress=False)
+    change = torch.cat([(model.weight - W0).flatten(), model.bias - B0]).norm().item()
+    _, _, gw, gb = softmax_regression(W0, B0, X_TRAIN, Y_TRAIN)
+    assert torch.cat([gw.flatten(), gb]).norm().item() > 1e-2, "test setup: the gradient should be large"
+    assert change == pytest.approx(1e-3, rel=1e-5), f"grad_clip=1e-3, lr=1: the step should have norm 1e-3, got {change}"
+
+
+def test_train_restore_best_keeps_the_best_validation_epoch():
+    torch.manual_seed(0)
+    model = linear_model()
+    # a learning rate so large that validation accuracy goes up and down
+    optimizer = torch.optim.SGD(model.parameters(), lr=20.0)
+    history = train(model, batches(X_TRAIN, Y_TRAIN), batches(X_VAL, Y_VAL), optimizer, nn.CrossEntropyLoss(), 6,
+                    "cpu", restore_best=True, progress=False)
+    best = max(range(6), key=lambda i: (history["val_accuracy"][i], -i))
+    assert history["best_epoch"] == best + 1
+    _, accuracy = evaluate(model, batches(X_VAL, Y_VAL), nn.CrossEntropyLoss(), "cpu", progress=False)
+    assert accuracy == history["val_accuracy"][best]
+    model = linear_model()
+    history = train(model, batches(X_TRAIN, Y_TRAIN), None, torch.optim.SGD(model.parameters(), lr=0.1),
+                    nn.CrossEntropyLoss(), 1, "cpu", restore_best=True, progress=False)
+    assert history["best_epoch"] is None and history["val_loss"] == []
