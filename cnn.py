@@ -2,7 +2,8 @@
 
 Both models are
 
-    image (B, 1, 28, 28) -> conv 3x3, 4 filters, padding 1 -> ReLU -> flatten (B, 4*28*28) -> linear -> logits (B, 10)
+    image (B, 1, 28, 28) -> conv 3x3, 4 filters, padding 1 -> ReLU -> (B, 4, 28, 28)
+          -> flatten (B, 4*28*28) -> linear -> logits (B, 10)
 
 ``CNN`` learns the filters and the linear layer; ``ManualCNN`` keeps four filters designed by
 hand fixed and learns only the linear layer.
@@ -22,8 +23,9 @@ from torch import nn
 CONV_TYPES = ("torch", "faster")
 
 
-def make_conv(conv: str, in_channels: int, out_channels: int, filter_size: int, padding: int = 0,
-              stride: int = 1) -> nn.Module:
+def make_conv(
+    conv: str, in_channels: int, out_channels: int, filter_size: int, padding: int = 0, stride: int = 1
+) -> nn.Module:
     """A 2-D convolution layer: ``nn.Conv2d`` for ``conv="torch"``, ``conv.FasterConv2d`` for ``"faster"``."""
     if conv == "torch":
         return nn.Conv2d(in_channels, out_channels, filter_size, padding=padding, stride=stride)
@@ -88,8 +90,9 @@ class ManualCNN(CNN):
     def __init__(self, num_classes: int = 10, input_size: int = 28, conv: str = "torch") -> None:
         super().__init__(num_classes, input_size, conv)
         weight, bias = conv_parameters(self.conv)  # (4, 1, 3, 3) and (4,)
-        # Write the filters into weight.data, the biases into bias.data, and set requires_grad = False on both.
-        # BEGIN SOLUTION set the 4 hand-made 3x3 filters and zero biases, and freeze them
+        # Write the filters into weight.data and the biases into bias.data;
+        # then set requires_grad = False on both.
+        # BEGIN SOLUTION set your 4 hand-made 3x3 filters and the biases, and freeze both
         # Sobel edge detectors. A Sobel filter responds with + on one side of a stroke and - on the
         # other; the ReLU keeps only the + part, so a filter and its negative together see both sides:
         #   filter 0 = [[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]] / 4: dark to bright going right, the LEFT edges

@@ -160,6 +160,11 @@ class FasterConv2d(_ConvBase):
        C_in F F, giving a matrix ``cols`` (C_in F F, H_out W_out) per image;
     2. the filters, flattened to a (C_out, C_in F F) matrix, times ``cols`` is (C_out, H_out W_out):
        every dot product of a filter with a receptive field at once -- one batched matmul.
+
+    Where the time goes (batch 16, one thread): ``F.unfold`` followed by ``@`` and a separate bias
+    addition takes 2-3x as long as ``nn.Conv2d``. Building ``cols`` from ``Tensor.unfold`` views with
+    a single copy, and letting ``torch.baddbmm`` add the biases while writing the output directly in
+    the (N, C_out, H_out W_out) layout, brings it level with ``nn.Conv2d`` (``benchmark_conv2d.py``).
     """
 
     def convolution(

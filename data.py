@@ -59,10 +59,12 @@ def load_mnist_split(data_dir: str | os.PathLike = "data", train: bool = True, d
     except UserError:
         raise
     except Exception as err:  # network errors, bad md5, truncated or corrupt files: one line, no traceback
-        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        lines = [line.strip() for line in str(err).splitlines() if line.strip()] or [type(err).__name__]
+        reason = lines[0] if len(lines) == 1 else f"{lines[0]} {lines[-1]}"  # torchvision: file ... last error
         action = ("check the network, or copy the four files there by hand" if download
                   else "delete the files and copy them again")
-        raise UserError(f"cannot load MNIST from {raw}/ ({reason}); {action} (see data/README.md)") from None
+        raise UserError(f"cannot load MNIST from {raw}/ ({reason}); {action} (on the course machines: "
+                        f"cp {MNIST_SHARED}/*.gz {raw}/; see data/README.md)") from None
     images = dataset.data.unsqueeze(1).float().div_(255)
     return images, dataset.targets.long()
 

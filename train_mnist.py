@@ -37,26 +37,49 @@ MODEL_TYPES = ("cnn", "manual_cnn")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--model_type", choices=MODEL_TYPES, default="cnn",
-                        help="cnn: learned filters (1b); manual_cnn: hand-set frozen filters, only fc trains (1c)")
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
+    parser.add_argument(
+        "--model_type",
+        choices=MODEL_TYPES,
+        default="cnn",
+        help="cnn: learned filters (1b); manual_cnn: hand-set frozen filters, only fc trains (1c)",
+    )
     parser.add_argument("--num_epochs", type=int, default=5, help="passes over the 48k training images")
     parser.add_argument("--batch_size", type=int, default=32, help="training examples per optimizer step")
     parser.add_argument("--learning_rate", type=float, default=1e-3, help="Adam's learning rate")
     parser.add_argument("--data_dir", default="data", help="folder holding MNIST/raw/ (see data/README.md)")
-    parser.add_argument("--download", action="store_true",
-                        help="download missing MNIST files (md5-checked) into <data_dir>/MNIST/raw/")
-    parser.add_argument("--results_path", default="results", help="run folders go to <results_path>/mnist/<model_type>/")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the initial weights, the split and the shuffling")
+    parser.add_argument(
+        "--download",
+        action="store_true",
+        help="download missing MNIST files (md5-checked) into <data_dir>/MNIST/raw/",
+    )
+    parser.add_argument(
+        "--results_path", default="results", help="run folders go to <results_path>/mnist/<model_type>/"
+    )
+    parser.add_argument(
+        "--seed", type=int, default=0, help="seed of the initial weights, the split and the shuffling"
+    )
     parser.add_argument("--device", default="auto", help="auto (cuda > mps > cpu), cpu, cuda, cuda:N or mps")
-    parser.add_argument("--conv", choices=CONV_TYPES, default="torch",
-                        help="convolution layer: torch (nn.Conv2d) or faster (your conv.FasterConv2d)")
-    parser.add_argument("--restore_best", action="store_true",
-                        help="at the end, keep the weights of the epoch with the best validation accuracy "
-                             "(default: the last epoch's)")
-    parser.add_argument("--num_threads", type=int, default=0,
-                        help="CPU threads for torch (0: torch's default, one per core); 1 is faster on a busy machine")
+    parser.add_argument(
+        "--conv",
+        choices=CONV_TYPES,
+        default="torch",
+        help="convolution layer: torch (nn.Conv2d) or faster (your conv.FasterConv2d)",
+    )
+    parser.add_argument(
+        "--restore_best",
+        action="store_true",
+        help="at the end, keep the weights of the epoch with the best validation accuracy "
+        "(default: the last epoch's)",
+    )
+    parser.add_argument(
+        "--num_threads",
+        type=int,
+        default=0,
+        help="CPU threads for torch (0: torch's default, one per core); 1 is faster on a busy machine",
+    )
     parser.add_argument("--no_progress", action="store_true", help="no progress bars")
     args = parser.parse_args(argv)
     if args.num_threads < 0:
@@ -76,7 +99,9 @@ def main(argv: list[str] | None = None) -> None:
         torch.set_num_threads(args.num_threads)
     set_seed(args.seed)
     device = get_device(args.device)
-    train_loader, val_loader, test_loader = mnist_loaders(args.data_dir, args.batch_size, args.seed, args.download)
+    train_loader, val_loader, test_loader = mnist_loaders(
+        args.data_dir, args.batch_size, args.seed, args.download
+    )
 
     config = {"num_classes": 10, "input_size": 28, "conv": args.conv}
     try:
@@ -86,41 +111,75 @@ def main(argv: list[str] | None = None) -> None:
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.Adam(trainable, lr=args.learning_rate)
     criterion = nn.CrossEntropyLoss()
-    print(f"{args.model_type} ({args.conv} convolution): {sum(p.numel() for p in trainable)} trainable parameters "
-          f"of {sum(p.numel() for p in model.parameters())}; device {device}")
+    print(
+        f"{args.model_type} ({args.conv} convolution): {sum(p.numel() for p in trainable)} trainable parameters "
+        f"of {sum(p.numel() for p in model.parameters())}; device {device}"
+    )
 
-    history = train(model, train_loader, val_loader, optimizer, criterion, args.num_epochs, device,
-                    restore_best=args.restore_best, progress=not args.no_progress)
+    history = train(
+        model,
+        train_loader,
+        val_loader,
+        optimizer,
+        criterion,
+        args.num_epochs,
+        device,
+        restore_best=args.restore_best,
+        progress=not args.no_progress,
+    )
     # final metrics of the weights the model ends with (train: all 48k images, in order, no updates)
     train_eval_loader = tensor_loader(train_loader.dataset, 1000)
-    train_loss, train_accuracy = test(model, train_eval_loader, criterion, device, "train set", not args.no_progress)
-    val_loss, val_accuracy = test(model, val_loader, criterion, device, "validation set", not args.no_progress)
+    train_loss, train_accuracy = test(
+        model, train_eval_loader, criterion, device, "train set", not args.no_progress
+    )
+    val_loss, val_accuracy = test(
+        model, val_loader, criterion, device, "validation set", not args.no_progress
+    )
     test_loss, test_accuracy = test(model, test_loader, criterion, device, "test set", not args.no_progress)
 
     run_dir = make_run_dir(args.results_path, "mnist", args.model_type)
     results = {
         "model_type": args.model_type,
-        "train_loss": train_loss, "train_accuracy": train_accuracy,
-        "val_loss": val_loss, "val_accuracy": val_accuracy,
-        "test_loss": test_loss, "test_accuracy": test_accuracy,
+        "train_loss": train_loss,
+        "train_accuracy": train_accuracy,
+        "val_loss": val_loss,
+        "val_accuracy": val_accuracy,
+        "test_loss": test_loss,
+        "test_accuracy": test_accuracy,
         "best_epoch": history["best_epoch"],
-        "num_train": len(train_loader.dataset), "num_val": len(val_loader.dataset),
+        "num_train": len(train_loader.dataset),
+        "num_val": len(val_loader.dataset),
         "num_test": len(test_loader.dataset),
-        "config": config, "args": vars(args), "device": str(device),
+        "config": config,
+        "args": vars(args),
+        "device": str(device),
         "train_seconds": sum(history["epoch_seconds"]),
     }
-    save_checkpoint(run_dir / "model.pt", model, args.model_type, config,
-                    test_accuracy=test_accuracy, val_accuracy=val_accuracy, args=vars(args))
+    save_checkpoint(
+        run_dir / "model.pt",
+        model,
+        args.model_type,
+        config,
+        test_accuracy=test_accuracy,
+        val_accuracy=val_accuracy,
+        args=vars(args),
+    )
     plot_history(history, run_dir)
 
     from visualize_filters import save_filter_effects  # matplotlib only once training is done
 
-    save_filter_effects(model, *test_loader.dataset.tensors, run_dir / "filter_effects.png",
-                        title=f"{args.model_type}: test accuracy {100 * test_accuracy:.2f}%")
+    save_filter_effects(
+        model,
+        *test_loader.dataset.tensors,
+        run_dir / "filter_effects.png",
+        title=f"{args.model_type}: test accuracy {100 * test_accuracy:.2f}%",
+    )
     results["wall_seconds"] = time.perf_counter() - start  # this process, after its imports
     write_run_outputs(run_dir, history, results)
-    print(f"final metrics (weights after training): train accuracy {100 * train_accuracy:.2f}%, "
-          f"validation {100 * val_accuracy:.2f}%")
+    print(
+        f"final metrics (weights after training): train accuracy {100 * train_accuracy:.2f}%, "
+        f"validation {100 * val_accuracy:.2f}%"
+    )
     print(f"test accuracy {100 * test_accuracy:.2f}% (test loss {test_loss:.4f})")
     print(f"run folder: {run_dir}")
 

@@ -72,7 +72,8 @@ def train_step(
             (``torch.nn.utils.clip_grad_norm_``) before the step; recurrent models need it.
     """
     # Steps: clear the old gradients, forward pass, loss on the last time step's logits,
-    # backward pass, optional clipping, optimizer step.
+    # backward pass, optional clipping, optimizer step. Name the logits (B, C) `logits` and the
+    # batch's loss (a scalar tensor) `loss`: the return line below uses them.
     # BEGIN SOLUTION zero the gradients, compute the logits and the loss, backpropagate, (clip,) step
     optimizer.zero_grad()
     logits = last_time_step(model(inputs))
@@ -114,8 +115,9 @@ def test(
         total_loss += criterion(logits, labels).item() * batch_size
         total_correct += count_correct(logits, labels)
         total_count += batch_size
-        bar.set_postfix(loss=f"{total_loss / total_count:.4f}", acc=f"{total_correct / total_count:.4f}",
-                        refresh=False)
+        bar.set_postfix(
+            loss=f"{total_loss / total_count:.4f}", acc=f"{total_correct / total_count:.4f}", refresh=False
+        )
     if total_count == 0:
         raise ValueError(f"{desc}: the loader yielded no examples")
     return total_loss / total_count, total_correct / total_count
@@ -157,8 +159,15 @@ def train(
     """
     model.to(device)
     history: dict[str, Any] = {
-        "epoch": [], "train_loss": [], "train_accuracy": [], "val_loss": [], "val_accuracy": [],
-        "epoch_seconds": [], "step_loss": [], "steps_per_epoch": 0, "best_epoch": None,
+        "epoch": [],
+        "train_loss": [],
+        "train_accuracy": [],
+        "val_loss": [],
+        "val_accuracy": [],
+        "epoch_seconds": [],
+        "step_loss": [],
+        "steps_per_epoch": 0,
+        "best_epoch": None,
     }
     best_accuracy, best_state = -1.0, None
     for epoch in range(1, num_epochs + 1):
@@ -175,16 +184,21 @@ def train(
             total_count += batch_size
             steps += 1
             history["step_loss"].append(loss)
-            bar.set_postfix(loss=f"{total_loss / total_count:.4f}", acc=f"{total_correct / total_count:.4f}",
-                            refresh=False)
+            bar.set_postfix(
+                loss=f"{total_loss / total_count:.4f}",
+                acc=f"{total_correct / total_count:.4f}",
+                refresh=False,
+            )
         if total_count == 0:
             raise ValueError("train: the training loader yielded no examples")
         history["epoch"].append(epoch)
         history["train_loss"].append(total_loss / total_count)
         history["train_accuracy"].append(total_correct / total_count)
         history["steps_per_epoch"] = steps
-        summary = (f"epoch {epoch}/{num_epochs}: train loss {total_loss / total_count:.4f}, "
-                   f"accuracy {100 * total_correct / total_count:.2f}%")
+        summary = (
+            f"epoch {epoch}/{num_epochs}: train loss {total_loss / total_count:.4f}, "
+            f"accuracy {100 * total_correct / total_count:.2f}%"
+        )
         if val_loader is not None:
             val_loss, val_accuracy = test(model, val_loader, criterion, device, "validate", progress)
             history["val_loss"].append(val_loss)
@@ -199,6 +213,8 @@ def train(
     if restore_best and best_state is not None:
         model.load_state_dict(best_state)
         if progress:
-            tqdm.write(f"restored the weights of epoch {history['best_epoch']} "
-                       f"(best validation accuracy {100 * best_accuracy:.2f}%)")
+            tqdm.write(
+                f"restored the weights of epoch {history['best_epoch']} "
+                f"(best validation accuracy {100 * best_accuracy:.2f}%)"
+            )
     return history

@@ -188,7 +188,9 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     """
     path = Path(path)
     if not path.is_file():
-        raise CheckpointError(f"checkpoint not found: {path} (train a model first; scripts write <run folder>/model.pt)")
+        raise CheckpointError(
+            f"checkpoint not found: {path} (train a model first; scripts write <run folder>/model.pt)"
+        )
     try:
         checkpoint = torch.load(path, map_location=map_location, weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile) as err:
@@ -208,7 +210,9 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
 
 
 def load_model(
-    path: str | os.PathLike, expected_types: tuple[str, ...] | None = None, map_location: str | torch.device = "cpu"
+    path: str | os.PathLike,
+    expected_types: tuple[str, ...] | None = None,
+    map_location: str | torch.device = "cpu",
 ) -> tuple[nn.Module, dict[str, Any]]:
     """Rebuild the model saved in checkpoint ``path``; returns ``(model in eval mode, checkpoint dict)``.
 
@@ -246,6 +250,7 @@ def plot_history(history: dict[str, Any], run_dir: str | os.PathLike) -> tuple[P
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     run_dir = Path(run_dir)
     epochs = history["epoch"]
@@ -267,6 +272,7 @@ def plot_history(history: dict[str, Any], run_dir: str | os.PathLike) -> tuple[P
         ax_epoch.plot(epochs, history["val_loss"], "s-", label="validation (after the epoch)")
     ax_epoch.set(title="loss per epoch", xlabel="epoch", ylabel="loss")
     ax_epoch.legend()
+    ax_epoch.xaxis.set_major_locator(MaxNLocator(integer=True))
     for ax in (ax_step, ax_epoch):
         ax.grid(alpha=0.3)
     fig.tight_layout()
@@ -277,11 +283,14 @@ def plot_history(history: dict[str, Any], run_dir: str | os.PathLike) -> tuple[P
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.plot(epochs, [100 * a for a in history["train_accuracy"]], "o-", label="train (mean over the epoch)")
     if has_val:
-        ax.plot(epochs, [100 * a for a in history["val_accuracy"]], "s-", label="validation (after the epoch)")
+        ax.plot(
+            epochs, [100 * a for a in history["val_accuracy"]], "s-", label="validation (after the epoch)"
+        )
     if history.get("best_epoch") is not None and has_val:
         best = history["best_epoch"]
         ax.axvline(best, color="gray", linestyle=":", label=f"restored weights (epoch {best})")
     ax.set(title="accuracy per epoch", xlabel="epoch", ylabel="accuracy (%)")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
@@ -292,7 +301,7 @@ def plot_history(history: dict[str, Any], run_dir: str | os.PathLike) -> tuple[P
 
 
 def write_run_outputs(run_dir: str | os.PathLike, history: dict[str, Any], results: dict[str, Any]) -> None:
-    """Write ``metrics.csv`` (one row per epoch) and ``results.json`` (``results``, as given) into ``run_dir``."""
+    """Write ``metrics.csv`` (one row per epoch) and ``results.json`` (``results`` as given) to ``run_dir``."""
     import pandas as pd
 
     run_dir = Path(run_dir)

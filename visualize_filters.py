@@ -33,8 +33,9 @@ def one_per_class(images: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Ten
 
 
 @torch.no_grad()
-def save_filter_effects(model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
-                        path: str | os.PathLike, title: str = "") -> Path:
+def save_filter_effects(
+    model: nn.Module, images: torch.Tensor, labels: torch.Tensor, path: str | os.PathLike, title: str = ""
+) -> Path:
     """Save the filters of ``model.conv`` and their ReLU responses to one image per digit as ``path``.
 
     Rows: the filters first, then one row per digit (the image, then the response of each filter).
@@ -54,8 +55,12 @@ def save_filter_effects(model: nn.Module, images: torch.Tensor, labels: torch.Te
     examples = examples.cpu().numpy()
     num_filters = filters.shape[0]
 
-    fig, axes = plt.subplots(len(digits) + 1, num_filters + 1,
-                             figsize=(1.5 * (num_filters + 1), 1.45 * (len(digits) + 1)), squeeze=False)
+    fig, axes = plt.subplots(
+        len(digits) + 1,
+        num_filters + 1,
+        figsize=(1.5 * (num_filters + 1), 1.45 * (len(digits) + 1)),
+        squeeze=False,
+    )
     for ax in axes.flat:
         ax.set_xticks([])
         ax.set_yticks([])
@@ -68,7 +73,9 @@ def save_filter_effects(model: nn.Module, images: torch.Tensor, labels: torch.Te
         size = filters.shape[-1]
         for i in range(size):
             for j in range(size):
-                ax.text(j, i, f"{filters[k, i, j]:.2g}", ha="center", va="center", fontsize=7)
+                value = filters[k, i, j]
+                color = "white" if abs(value) > 0.6 * bound else "black"  # readable on dark cells
+                ax.text(j, i, f"{value + 0.0:.2g}", ha="center", va="center", fontsize=7, color=color)
         ax.set_title(f"filter {k}", fontsize=10)
     scale = responses.max(axis=(0, 2, 3)).clip(min=1e-12)  # one colour scale per filter
     for row, digit in enumerate(digits, start=1):
@@ -77,8 +84,10 @@ def save_filter_effects(model: nn.Module, images: torch.Tensor, labels: torch.Te
         for k in range(num_filters):
             axes[row, k + 1].imshow(responses[row - 1, k], cmap="magma", vmin=0, vmax=float(scale[k]))
     axes[1, 0].set_title("test image", fontsize=10)
-    fig.suptitle(f"{title}\nReLU(conv) response of each filter" if title else "ReLU(conv) response of each filter",
-                 fontsize=11)
+    fig.suptitle(
+        f"{title}\nReLU(conv) response of each filter" if title else "ReLU(conv) response of each filter",
+        fontsize=11,
+    )
     fig.tight_layout()
     path = Path(path)
     fig.savefig(path, dpi=100)
@@ -87,8 +96,9 @@ def save_filter_effects(model: nn.Module, images: torch.Tensor, labels: torch.Te
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
     parser.add_argument("checkpoint", help="model.pt of a cnn or manual_cnn run (written by train_mnist.py)")
     parser.add_argument("--data_dir", default="data", help="folder holding MNIST/raw/ (see data/README.md)")
     parser.add_argument("--download", action="store_true", help="download missing MNIST files (md5-checked)")
@@ -101,14 +111,20 @@ def main(argv: list[str] | None = None) -> None:
     try:
         model, saved = load_model(checkpoint, expected_types=("cnn", "manual_cnn"))
     except ImportError as err:  # a --conv faster checkpoint without conv.py
-        raise CheckpointError(f"{checkpoint} was trained with --conv faster, which needs conv.py ({err})") from None
+        raise CheckpointError(
+            f"{checkpoint} was trained with --conv faster, which needs conv.py ({err})"
+        ) from None
     images, labels = load_mnist_split(args.data_dir, train=False, download=args.download)
     accuracy = saved["extras"].get("test_accuracy")
-    title = f"{saved['model_type']}" + (f": test accuracy {100 * accuracy:.2f}%" if accuracy is not None else "")
+    title = f"{saved['model_type']}" + (
+        f": test accuracy {100 * accuracy:.2f}%" if accuracy is not None else ""
+    )
     try:
         out = save_filter_effects(model, images, labels, checkpoint.parent / "filter_effects.png", title)
     except OSError as err:
-        raise UserError(f"cannot write {checkpoint.parent / 'filter_effects.png'}: {err.strerror or err}") from None
+        raise UserError(
+            f"cannot write {checkpoint.parent / 'filter_effects.png'}: {err.strerror or err}"
+        ) from None
     print(f"saved {out}")
 
 

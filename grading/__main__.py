@@ -96,7 +96,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
 def cmd_check(args: argparse.Namespace) -> int:
     from grading.check import check
 
-    return check(manifest.ROOT, args.out.resolve(), jobs=args.jobs)
+    return check(manifest.ROOT, args.out.resolve(), jobs=args.jobs, accuracy=not args.no_accuracy)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -129,8 +129,11 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("check", help="build starter + autograder and check both are graded correctly (CI)")
     p.add_argument("--out", type=Path, default=Path("dist"), help="output folder (default: dist)")
     p.add_argument("--jobs", type=int, default=2, help="test processes in parallel (default: 2)")
+    p.add_argument("--no-accuracy", action="store_true", help="skip the mutant and alternative runs (faster)")
     p.set_defaults(func=cmd_check)
 
+    from grading.accuracy import add_commands  # mutants, alternatives (grading/accuracy.py)
+    add_commands(sub)
     args = parser.parse_args(argv)
     try:
         return args.func(args)

@@ -4,7 +4,9 @@
 2. the autograder zip;
 3. the reference graded by the autograder: full marks;
 4. the starter graded by the autograder: 0, with every rubric test reported;
-5. every results.json valid against Gradescope's specification; rubric totals per problem as expected.
+5. every results.json valid against Gradescope's specification; rubric totals per problem as expected;
+6. grader accuracy (``grading/accuracy.py``, skip with ``--no-accuracy``): every mutant of the catalog is
+   caught and every correct alternative gets full marks.
 """
 
 from __future__ import annotations
@@ -54,7 +56,7 @@ def totals_table(rub: Rubric) -> str:
     return "\n".join(lines)
 
 
-def check(root: Path, out: Path, jobs: int = 2) -> int:
+def check(root: Path, out: Path, jobs: int = 2, accuracy: bool = True) -> int:
     t0 = time.monotonic()
     failures: list[str] = []
     _log(f"[check] release -> {out / 'student'}")
@@ -112,6 +114,11 @@ def check(root: Path, out: Path, jobs: int = 2) -> int:
         if not any("results.json" in f for f in failures):
             _log("[check] both results.json files are valid against Gradescope's specification")
 
+        if accuracy:  # grader accuracy: every mutant caught, every correct alternative full marks
+            from grading.accuracy import check_accuracy
+
+            failures += check_accuracy(root, source, jobs, _log)
+
     _log("[check] rubric")
     _log(totals_table(rub))
     mismatch = rubric.compare_totals(rub.totals("problem"))
@@ -121,6 +128,10 @@ def check(root: Path, out: Path, jobs: int = 2) -> int:
         wanted = {k: int(v) if float(v).is_integer() else v for k, v in sorted(rub.totals("problem").items())}
         _log(f"  (if the new points are intended, set EXPECTED_TOTALS = {wanted} in grading/rubric.py)")
     failures += mismatch
+    documented = rubric.readme_totals((root / "README.md").read_text(encoding="utf-8"))
+    if documented != {k: float(v) for k, v in rubric.EXPECTED_TOTALS.items()}:
+        failures.append(f"README's rubric table says {documented}, grading/rubric.py {rubric.EXPECTED_TOTALS}")
+        _log(f"  FAIL {failures[-1]}")
     elapsed = time.monotonic() - t0
     if failures:
         _log(f"[check] FAILED ({len(failures)} problem(s), {elapsed:.0f} s)")

@@ -41,6 +41,7 @@ from pathlib import Path
 PLUGIN_SOURCE = Path(__file__).with_name("plugin.py")
 PLUGIN_NAME = "ps3_grading_plugin"
 GRACE = 15.0  # seconds the parent waits past a test's own timeout before killing the child
+TIMEOUT_CAP = 10.0  # per-test timeout for the rest of a test file once one of its tests timed out
 COLLECT_TIMEOUT = 120.0  # seconds to import one test module (an infinite loop at import time)
 STARTUP_TIMEOUT = 180.0  # seconds from start to the first event (interpreter, torch, conftest)
 MAX_LOG_BYTES = 50 * 1024 * 1024  # the child's own stdout/stderr beyond pytest's capture
@@ -221,6 +222,12 @@ def tests_for_module(course: Path, module: str) -> list[str]:
         affected |= more
     return [p.relative_to(course).as_posix() for p in sorted((course / "tests").glob("*_tests.py"))
             if _imports(p) & affected]
+
+
+def changed_files(root: Path, hashes: dict[str, str]) -> list[str]:
+    """Files of ``hashes`` that are missing or differ under ``root``."""
+    return [rel for rel, digest in hashes.items()
+            if not (root / rel).is_file() or hashlib.sha256((root / rel).read_bytes()).hexdigest() != digest]
 
 
 def hash_tree(root: Path, skip: Iterable[str] = ()) -> dict[str, str]:
@@ -489,11 +496,16 @@ class _Attempt:
 
 
 def _run_child(cmd: list[str], course: Path, env: dict[str, str], user: tuple[int, int] | None, log_path: Path,
-               limits: dict[str, float], default_timeout: float, deadline: float | None) -> _Attempt:
-    """Run one pytest child, reading its events, killing it on a stuck test, import or too much output."""
+               limits: dict[str, float], default_timeout: float, deadline: float | None,
+               capped: set[str]) -> _Attempt:
+    """Run one pytest child, reading its events, killing it on a stuck test, import or too much output.
+
+    ``capped``: test files that had a timeout (updated here): their tests get at most TIMEOUT_CAP seconds.
+    """
     att = _Attempt()
     r, w = os.pipe()
-    env = dict(env, GRADING_EVENTS_FD=str(w))
+    env = dict(env, GRADING_EVENTS_FD=str(w), GRADING_TIMEOUT_CAP=str(TIMEOUT_CAP),
+               GRADING_CAPPED=json.dumps(sorted(capped)))
     kwargs: dict = {}
     if user is not None:
         kwargs.update(user=user[0], group=user[1], extra_groups=[])
@@ -541,6 +553,8 @@ def _run_child(cmd: list[str], course: Path, env: dict[str, str], user: tuple[in
                         elif kind == "result":
                             att.current = None
                             phase_start = time.monotonic()
+                            if ev.get("outcome") == "failed" and "Timeout" in str(ev.get("message", "")):
+                                capped.add(str(ev.get("nodeid", "")).split("::")[0])
                         elif kind == "done":
                             att.done = True
                     if len(buf) > 4 * MAX_TEST_OUTPUT * 10:
@@ -552,6 +566,8 @@ def _run_child(cmd: list[str], course: Path, env: dict[str, str], user: tuple[in
             now = time.monotonic()
             if att.current is not None:
                 limit = limits.get(att.current) or default_timeout
+                if att.current.split("::")[0] in capped:
+                    limit = min(limit, TIMEOUT_CAP)
                 limit += GRACE
             elif att.collecting is not None:
                 limit = COLLECT_TIMEOUT
@@ -559,6 +575,8 @@ def _run_child(cmd: list[str], course: Path, env: dict[str, str], user: tuple[in
                 limit = STARTUP_TIMEOUT
             if now - phase_start > limit:
                 kill(f"timed out after {limit:.0f} s and the test process was stopped")
+                if att.current is not None:
+                    capped.add(att.current.split("::")[0])
             elif deadline is not None and now > deadline:
                 kill("the autograder's time budget ran out")
             elif log_path.stat().st_size > MAX_LOG_BYTES:
@@ -595,6 +613,7 @@ def _run_group(course: Path, specs: list[TestSpec], rubric: Rubric, user: tuple[
     by_id = {s.nodeid: s for s in specs}
     limits = {s.nodeid: float(s.timeout) for s in specs if s.timeout}
     remaining = list(specs)
+    capped: set[str] = set()
     attempt = 0
     while remaining:
         attempt += 1
@@ -602,6 +621,12 @@ def _run_group(course: Path, specs: list[TestSpec], rubric: Rubric, user: tuple[
             for s in remaining:
                 results[s.nodeid] = TestResult(s, "not_run", "not run: the autograder's time budget ran out "
                                                              "(earlier tests were slow or timed out)")
+            break
+        changed = changed_files(course, rubric.hashes) if attempt > 1 else []
+        if changed:  # a new test process would import modified tests, helpers or conftest
+            for s in remaining:
+                results[s.nodeid] = TestResult(s, "failed", "not run: course files were modified during the run "
+                                                            f"({', '.join(changed[:3])})")
             break
         wanted = scratch / f"wanted-{attempt}.json"
         wanted.write_text(json.dumps([s.nodeid for s in remaining]))
@@ -611,7 +636,7 @@ def _run_group(course: Path, specs: list[TestSpec], rubric: Rubric, user: tuple[
         cmd = _pytest_cmd(python, course, files, basetemp, rubric.test_timeout)
         env = _child_env({"GRADING_WANTED": str(wanted), "GRADING_HASHES": str(hashes_path)}, tmp, plugin_dir)
         log_path = scratch / f"child-{attempt}.log"
-        att = _run_child(cmd, course, env, user, log_path, limits, rubric.test_timeout, deadline)
+        att = _run_child(cmd, course, env, user, log_path, limits, rubric.test_timeout, deadline, capped)
         before = len(results)
         collect_errors: dict[str, str] = {}
         for ev in att.events:
@@ -719,8 +744,7 @@ def grade_folder(course: Path, submission: Path, rubric: Rubric, student_files: 
                        for i, g in enumerate(groups)]
             for fut in futures:
                 results.update(fut.result())
-        changed = [rel for rel, digest in rubric.hashes.items()
-                   if not (work / rel).is_file() or hashlib.sha256((work / rel).read_bytes()).hexdigest() != digest]
+        changed = changed_files(work, rubric.hashes)
         if changed:
             notes.append(f"Course files were modified during the run ({', '.join(changed[:5])}); the tests "
                          "of the affected files score 0.")

@@ -12,8 +12,10 @@ the end. ``GRADING_WANTED`` names a JSON file with the node ids to run (others a
 ``GRADING_HASHES`` the expected sha256 of each test file (a file changed before pytest imports it fails
 all its tests). Before and after every test phase the plugin checks that the comparison functions the
 tests rely on (``torch.allclose``, ``numpy.allclose``, ``tests.helpers.assert_close``, ...) are still the
-objects captured when the plugin loaded, before any student code ran; if not, the test fails and the
-originals are put back. Pass/fail is all the child reports: points come from the parent's own rubric.
+objects captured at ``pytest_configure`` (after the trusted conftest, before any test module, hence any
+student code, is imported); if not, the test fails and the originals are put back. After a timeout in a
+test file, the file's later tests get at most ``GRADING_TIMEOUT_CAP`` seconds. Pass/fail is all the
+child reports: points come from the parent's own rubric.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ def _truncate(text: str, limit: int) -> str:
     return f"{text[:head]}\n... [{len(text) - limit} characters cut] ...\n{text[-(limit - head):]}"
 
 
-# --- trusted objects (captured at plugin import, before any student module is imported) --------------
+# --- trusted objects (captured at pytest_configure, before any student module is imported) -----------
 def _registry() -> list[tuple[object, str, object]]:
     """(owner, attribute, original value) for every comparison the tests may rely on."""
     entries: list[tuple[object, str, object]] = []
@@ -141,6 +143,10 @@ class _Grader:
         self.tampered_files: set[str] = set()
         self.phase: dict[str, dict] = {}
         self.test_dir = str(self.rootdir / "tests")
+        # after a timeout in a test file, its later tests get at most this many seconds (a loop in a function
+        # that many tests call costs one full timeout, then short ones)
+        self.cap = float(os.environ.get("GRADING_TIMEOUT_CAP", "0") or 0)
+        self.capped: set[str] = set(json.loads(os.environ.get("GRADING_CAPPED", "[]")))
 
     def send(self, **event: object) -> None:
         data = (self.dumps(event) + "\n").encode("utf-8", "replace")
@@ -200,6 +206,20 @@ class _Grader:
             items[:] = keep
         self.send(ev="collected", nodeids=[it.nodeid for it in items])
 
+    @pytest.hookimpl(hookwrapper=True, tryfirst=True)
+    def pytest_runtest_protocol(self, item: pytest.Item, nextitem: pytest.Item | None):  # noqa: ANN201
+        if self.cap > 0 and item.nodeid.split("::")[0] in self.capped:
+            mark = item.get_closest_marker("timeout")
+            current = mark.args[0] if mark is not None and mark.args else None
+            if current is None:
+                try:
+                    current = float(item.config.getini("timeout") or 0) or None
+                except (ValueError, TypeError):
+                    current = None
+            if current is None or float(current) > self.cap:
+                item.add_marker(pytest.mark.timeout(self.cap), append=False)
+        yield
+
     def pytest_runtest_logstart(self, nodeid: str, location: object) -> None:
         self.phase[nodeid] = {"failed": False, "skipped": False, "message": "", "output": "", "start": time.time()}
         self.send(ev="start", nodeid=nodeid)
@@ -241,6 +261,8 @@ class _Grader:
         state = self.phase.pop(nodeid, None) or {"failed": True, "skipped": False, "message": "no report",
                                                  "output": "", "start": time.time()}
         status = "failed" if state["failed"] else ("skipped" if state["skipped"] else "passed")
+        if status == "failed" and "Timeout" in state["message"]:
+            self.capped.add(nodeid.split("::")[0])
         self.send(ev="result", nodeid=nodeid, outcome=status, message=_truncate(state["message"], 500),
                   output=state["output"], duration=round(time.time() - state["start"], 3))
 

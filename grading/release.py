@@ -160,15 +160,16 @@ def check_leaks(root: Path, starter: Path, files: list[str]) -> tuple[list[str],
             code = line.strip()
             if _trivial(code):
                 continue
+            at = f"{rel} (cell {line_no})" if rel.endswith(".ipynb") else f"{rel}:{line_no}"
             for where, counts in starter_lines.items():
                 if not counts.get(code):
                     continue
                 ref_total = Counter(_code_lines(where, (root / where).read_text(encoding="utf-8")))[code]
                 if ref_total - inside.get(where, Counter())[code] > 0:
-                    warnings.append(f"solution line {rel}:{line_no} ({code[:60]!r}) is also in {where} outside "
+                    warnings.append(f"solution line {at} ({code[:60]!r}) is also in {where} outside "
                                     "the solution blocks (a deliberate hint?)")
                 else:
-                    problems.append(f"solution line {rel}:{line_no} ({code[:60]!r}) leaks into the starter's {where}")
+                    problems.append(f"solution line {at} ({code[:60]!r}) leaks into the starter's {where}")
     for rel in files:  # no marker may survive
         if rel.endswith(".py"):
             blocks, singles = scan_python((starter / rel).read_text(encoding="utf-8"), rel)

@@ -11,7 +11,7 @@ declare today and must be confirmed against the handout by the course staff.
 from __future__ import annotations
 
 #: Code points per problem (1: convolution and CNNs, 2: RNN and LSTM, 3: attention and Transformer).
-EXPECTED_TOTALS: dict[str, float] = {"1": 48, "2": 35, "3": 27}
+EXPECTED_TOTALS: dict[str, float] = {"1": 66, "2": 39, "3": 27}
 
 PROBLEM_TITLES: dict[str, str] = {
     "1": "Convolution and CNNs on MNIST",
@@ -31,3 +31,11 @@ def compare_totals(actual: dict[str, float], expected: dict[str, float] | None =
         elif abs(a - e) > 1e-9:
             problems.append(f"problem {key}: the tests declare {a:g} points, grading/rubric.py expects {e:g}")
     return problems
+
+
+def readme_totals(readme: str) -> dict[str, float]:
+    """The per-problem totals of the rubric table in README's instructor section ("| 1: ... | ... | 66 |")."""
+    import re
+
+    return {m.group(1): float(m.group(2))
+            for m in re.finditer(r"^\| (\d+): [^|]*\|[^|]*\| (\d+(?:\.\d+)?) \|\s*$", readme, flags=re.M)}

@@ -39,7 +39,9 @@ def test_cnn_output_shape(batch):
 @pytest.mark.points(1, part="1.b")
 def test_cnn_layers_and_parameter_count():
     model = CNN()
-    assert isinstance(model.conv, nn.Conv2d), f"CNN().conv should be an nn.Conv2d, got {type(model.conv).__name__}"
+    assert isinstance(model.conv, nn.Conv2d), (
+        f"CNN().conv should be an nn.Conv2d, got {type(model.conv).__name__}"
+    )
     conv = model.conv
     assert (conv.in_channels, conv.out_channels, conv.kernel_size) == (1, 4, (3, 3)), (
         f"CNN().conv: expected 1 -> 4 channels with 3x3 filters, got {conv.in_channels} -> {conv.out_channels} "
@@ -81,8 +83,14 @@ def test_cnn_forward_is_conv_relu_flatten_linear():
     with torch.no_grad():
         expected = reference_forward(model, x)
         actual = model(x)
-    assert_close(actual, expected, case="CNN, 3 random 28x28 images (float64)",
-                 what="logits (conv with padding 1 -> ReLU -> flatten -> fc)", atol=1e-10, rtol=1e-10)
+    assert_close(
+        actual,
+        expected,
+        case="CNN, 3 random 28x28 images (float64)",
+        what="logits (conv with padding 1 -> ReLU -> flatten -> fc)",
+        atol=1e-10,
+        rtol=1e-10,
+    )
 
 
 # --- 1(c) ManualCNN ---------------------------------------------------------------------------------------
@@ -90,7 +98,9 @@ def test_cnn_forward_is_conv_relu_flatten_linear():
 def test_manual_cnn_shape_and_parameter_counts():
     model = ManualCNN()
     out = model(torch.rand(4, 1, 28, 28))
-    assert tuple(out.shape) == (4, 10), f"ManualCNN() on (4, 1, 28, 28): expected (4, 10), got {tuple(out.shape)}"
+    assert tuple(out.shape) == (4, 10), (
+        f"ManualCNN() on (4, 1, 28, 28): expected (4, 10), got {tuple(out.shape)}"
+    )
     total = count(model.parameters())
     trainable = count(p for p in model.parameters() if p.requires_grad)
     assert total == CONV_PARAMS + FC_PARAMS, (
@@ -114,13 +124,17 @@ def test_manual_cnn_conv_frozen_fc_trains():
     optimizer = torch.optim.Adam(model.parameters(), lr=0.1)  # every parameter, as a careless script would
     loss = F.cross_entropy(model(torch.rand(8, 1, 28, 28)), torch.arange(8) % 10)
     loss.backward()
-    assert weight.grad is None and bias.grad is None, "ManualCNN: the conv weight and bias must not get gradients"
+    assert weight.grad is None and bias.grad is None, (
+        "ManualCNN: the conv weight and bias must not get gradients"
+    )
     assert model.fc.weight.grad is not None, "ManualCNN: fc.weight got no gradient; fc must train"
     optimizer.step()
     assert torch.equal(weight, conv_before[0]) and torch.equal(bias, conv_before[1]), (
         "ManualCNN: an optimizer step changed the hand-set conv filters or biases; they must stay fixed"
     )
-    assert not torch.equal(model.fc.weight, fc_before), "ManualCNN: an optimizer step did not change fc.weight"
+    assert not torch.equal(model.fc.weight, fc_before), (
+        "ManualCNN: an optimizer step did not change fc.weight"
+    )
 
 
 @pytest.mark.points(2, part="1.c")
@@ -131,14 +145,18 @@ def test_manual_cnn_filters_are_hand_set():
     second = ManualCNN()
     w1, b1 = conv_parameters(first.conv)
     w2, b2 = conv_parameters(second.conv)
-    assert tuple(w1.shape) == (4, 1, 3, 3), f"ManualCNN: expected 4 filters of shape (1, 3, 3), got {tuple(w1.shape)}"
+    assert tuple(w1.shape) == (4, 1, 3, 3), (
+        f"ManualCNN: expected 4 filters of shape (1, 3, 3), got {tuple(w1.shape)}"
+    )
     assert torch.equal(w1, w2) and torch.equal(b1, b2), (
         "ManualCNN: two models built with different random seeds have different conv filters or biases; "
         "set all of them by hand (weight.data and bias.data) instead of keeping the random initialisation"
     )
     filters = w1.detach().reshape(4, 9)
     for k in range(4):
-        assert bool(filters[k].abs().sum() > 0), f"ManualCNN: filter {k} is all zeros; it would detect nothing"
+        assert bool(filters[k].abs().sum() > 0), (
+            f"ManualCNN: filter {k} is all zeros; it would detect nothing"
+        )
         assert bool(torch.isfinite(filters[k]).all()), f"ManualCNN: filter {k} contains NaN or inf"
         for j in range(k):
             assert not torch.equal(filters[k], filters[j]), (
@@ -153,8 +171,14 @@ def test_manual_cnn_forward_is_conv_relu_flatten_linear():
     with torch.no_grad():
         expected = reference_forward(model, x)
         actual = model(x)
-    assert_close(actual, expected, case="ManualCNN, 3 random 28x28 images (float64)",
-                 what="logits (hand-set conv with padding 1 -> ReLU -> flatten -> fc)", atol=1e-10, rtol=1e-10)
+    assert_close(
+        actual,
+        expected,
+        case="ManualCNN, 3 random 28x28 images (float64)",
+        what="logits (hand-set conv with padding 1 -> ReLU -> flatten -> fc)",
+        atol=1e-10,
+        rtol=1e-10,
+    )
 
 
 # --- with your FasterConv2d (not graded here: FasterConv2d itself is graded in conv_tests) ---------------
@@ -163,13 +187,27 @@ def test_faster_conv_gives_the_same_outputs(model_class):
     torch.manual_seed(2)
     reference = model_class(conv="torch").double()
     faster = model_class(conv="faster").double()
-    assert not isinstance(faster.conv, nn.Conv2d), f"{model_class.__name__}(conv='faster') should use FasterConv2d"
-    faster.load_state_dict({k.replace("conv.weight", "conv.filters").replace("conv.bias", "conv.biases"): v
-                            for k, v in reference.state_dict().items()})
+    assert not isinstance(faster.conv, nn.Conv2d), (
+        f"{model_class.__name__}(conv='faster') should use FasterConv2d"
+    )
+    faster.load_state_dict(
+        {
+            k.replace("conv.weight", "conv.filters").replace("conv.bias", "conv.biases"): v
+            for k, v in reference.state_dict().items()
+        }
+    )
     if model_class is ManualCNN:
         w, b = conv_parameters(faster.conv)
-        assert not w.requires_grad and not b.requires_grad, "ManualCNN(conv='faster'): the conv must be frozen"
+        assert not w.requires_grad and not b.requires_grad, (
+            "ManualCNN(conv='faster'): the conv must be frozen"
+        )
     x = torch.rand(2, 1, 28, 28, dtype=torch.float64)
     with torch.no_grad():
-        assert_close(faster(x), reference(x), case=f"{model_class.__name__}: conv='faster' vs conv='torch'",
-                     what="logits", atol=1e-10, rtol=1e-10)
+        assert_close(
+            faster(x),
+            reference(x),
+            case=f"{model_class.__name__}: conv='faster' vs conv='torch'",
+            what="logits",
+            atol=1e-10,
+            rtol=1e-10,
+        )

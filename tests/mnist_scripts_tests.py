@@ -34,7 +34,7 @@ def write_idx_gz(path: Path, array: torch.Tensor) -> None:
 
 @pytest.fixture(scope="module")
 def tiny_mnist(tmp_path_factory) -> Path:
-    """<tmp>/MNIST/raw/ with 60 training and 20 test images (every digit present), a bright square per digit."""
+    """<tmp>/MNIST/raw/ with 60 training and 20 test images (all digits), a bright square per digit."""
     root = tmp_path_factory.mktemp("tiny_mnist")
     raw = root / "MNIST" / "raw"
     raw.mkdir(parents=True)
@@ -42,7 +42,9 @@ def tiny_mnist(tmp_path_factory) -> Path:
     for prefix, n in (("train", 60), ("t10k", 20)):
         labels = torch.arange(n) % 10
         images = torch.randint(0, 60, (n, 28, 28), generator=gen)
-        for i, d in enumerate(labels.tolist()):  # a class-dependent bright square, so there is something to learn
+        for i, d in enumerate(
+            labels.tolist()
+        ):  # a class-dependent bright square, so there is something to learn
             images[i, 2 + 2 * d : 8 + 2 * d, 4:10] = 255
         write_idx_gz(raw / f"{prefix}-images-idx3-ubyte.gz", images)
         write_idx_gz(raw / f"{prefix}-labels-idx1-ubyte.gz", labels)
@@ -50,8 +52,9 @@ def tiny_mnist(tmp_path_factory) -> Path:
 
 
 def run(script: str, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, script, *map(str, args)], cwd=REPO, capture_output=True, text=True,
-                          timeout=300)
+    return subprocess.run(
+        [sys.executable, script, *map(str, args)], cwd=REPO, capture_output=True, text=True, timeout=300
+    )
 
 
 def one_line_error(capsys, argv_main, *argv) -> str:
@@ -60,14 +63,28 @@ def one_line_error(capsys, argv_main, *argv) -> str:
         run_script(lambda: argv_main(list(map(str, argv))))
     err = capsys.readouterr().err.strip()
     assert exc.value.code == 1, f"expected exit status 1, got {exc.value.code}"
-    assert err.startswith("error: ") and "\n" not in err and "Traceback" not in err, f"expected one line, got:\n{err}"
+    assert err.startswith("error: ") and "\n" not in err and "Traceback" not in err, (
+        f"expected one line, got:\n{err}"
+    )
     return err
 
 
 def test_train_then_visualize_cnn(tiny_mnist, tmp_path):
     results = tmp_path / "results"
-    proc = run("train_mnist.py", "--model_type", "cnn", "--num_epochs", "1", "--batch_size", "16",
-               "--data_dir", tiny_mnist, "--results_path", results, "--no_progress")
+    proc = run(
+        "train_mnist.py",
+        "--model_type",
+        "cnn",
+        "--num_epochs",
+        "1",
+        "--batch_size",
+        "16",
+        "--data_dir",
+        tiny_mnist,
+        "--results_path",
+        results,
+        "--no_progress",
+    )
     assert proc.returncode == 0, proc.stderr
     run_dirs = list((results / "mnist" / "cnn").iterdir())
     assert len(run_dirs) == 1, run_dirs
@@ -89,8 +106,21 @@ def test_train_then_visualize_cnn(tiny_mnist, tmp_path):
 
 
 def test_train_manual_cnn_keeps_its_filters(tiny_mnist, tmp_path):
-    train_mnist.main(["--model_type", "manual_cnn", "--num_epochs", "1", "--data_dir", str(tiny_mnist),
-                      "--results_path", str(tmp_path), "--no_progress", "--seed", "3"])
+    train_mnist.main(
+        [
+            "--model_type",
+            "manual_cnn",
+            "--num_epochs",
+            "1",
+            "--data_dir",
+            str(tiny_mnist),
+            "--results_path",
+            str(tmp_path),
+            "--no_progress",
+            "--seed",
+            "3",
+        ]
+    )
     (run_dir,) = (tmp_path / "mnist" / "manual_cnn").iterdir()
     assert RUN_FILES <= {p.name for p in run_dir.iterdir()}
     model, _ = load_model(run_dir / "model.pt", expected_types=("manual_cnn",))
@@ -100,7 +130,9 @@ def test_train_manual_cnn_keeps_its_filters(tiny_mnist, tmp_path):
 
 
 def test_missing_data_is_one_line_without_traceback(tmp_path):
-    proc = run("train_mnist.py", "--num_epochs", "1", "--data_dir", tmp_path / "nothing", "--results_path", tmp_path)
+    proc = run(
+        "train_mnist.py", "--num_epochs", "1", "--data_dir", tmp_path / "nothing", "--results_path", tmp_path
+    )
     assert proc.returncode != 0
     err = proc.stderr.strip()
     assert "Traceback" not in err and len(err.splitlines()) == 1, err

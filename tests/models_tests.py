@@ -57,3 +57,24 @@ def test_models_map_token_batches_to_logits(name):
     logits[:, -1].sum().backward()
     missing = [n for n, p in model.named_parameters() if p.grad is None]
     assert not missing, f"{name}: these parameters received no gradient: {missing}"
+
+
+@pytest.mark.slow
+def test_benchmark_rnn_script_writes_its_table(tmp_path, capsys):
+    """benchmark_rnn.py end to end on tiny sizes: the table is printed and the CSV has the four rows."""
+    import pandas as pd
+
+    import benchmark_rnn
+
+    args = ["--batch_size", "2", "--seq_length", "3", "--input_size", "4", "--rnn_hidden_size", "5",
+            "--lstm_hidden_size", "3", "--rounds", "1", "--min_run_time", "0.01", "--threads", "1",
+            "--results_path", str(tmp_path)]
+    threads = torch.get_num_threads()
+    try:
+        assert benchmark_rnn.main(args) == 0
+    finally:
+        torch.set_num_threads(threads)  # main() sets it for the whole process
+    table = pd.read_csv(tmp_path / "benchmark_rnn.csv")
+    assert len(table) == 4 and set(table["model"]) == {"rnn", "lstm"}
+    assert (table["median_ms"] > 0).all() and (table["ratio_to_torch"] > 0).all()
+    assert "ratio_to_torch" in capsys.readouterr().out

@@ -1,4 +1,4 @@
-"""Tests for train_test.py: the last-time-step selection (2(a)iv) and the training/evaluation bookkeeping (1(b)).
+"""Tests for train_test.py: the last-time-step selection (2(a)iv) and the training bookkeeping (1(b)).
 
 The expected numbers are computed here independently of torch's autograd and optimizers: softmax
 regression (one linear layer) has the closed-form gradient (softmax(z) - onehot(y)) x / B.
@@ -45,7 +45,10 @@ def softmax_regression(w: torch.Tensor, b: torch.Tensor, x: torch.Tensor, y: tor
     grad_w = [[0.0] * w.shape[1] for _ in range(classes)]
     grad_b = [0.0] * classes
     for i in range(n):
-        z = [sum(float(w[c, j]) * float(x[i, j]) for j in range(w.shape[1])) + float(b[c]) for c in range(classes)]
+        z = [
+            sum(float(w[c, j]) * float(x[i, j]) for j in range(w.shape[1])) + float(b[c])
+            for c in range(classes)
+        ]
         top = max(z)
         log_norm = top + math.log(sum(math.exp(v - top) for v in z))
         loss -= z[int(y[i])] - log_norm
@@ -55,7 +58,12 @@ def softmax_regression(w: torch.Tensor, b: torch.Tensor, x: torch.Tensor, y: tor
             grad_b[c] += delta / n
             for j in range(w.shape[1]):
                 grad_w[c][j] += delta * float(x[i, j]) / n
-    return loss / n, correct, torch.tensor(grad_w, dtype=torch.float64), torch.tensor(grad_b, dtype=torch.float64)
+    return (
+        loss / n,
+        correct,
+        torch.tensor(grad_w, dtype=torch.float64),
+        torch.tensor(grad_b, dtype=torch.float64),
+    )
 
 
 def expected_sgd_run(lr: float, epochs: int):
@@ -79,7 +87,7 @@ def expected_sgd_run(lr: float, epochs: int):
 
 
 class LastStepIsTheAnswer(nn.Module):
-    """A toy sequence model: (B, T, 2) inputs -> (B, T, 3) logits; only the last time step holds the real logits."""
+    """A toy sequence model: (B, T, 2) -> (B, T, 3) logits; only the last time step holds the real logits."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -95,7 +103,9 @@ class LastStepIsTheAnswer(nn.Module):
 
 def as_sequences(x: torch.Tensor, steps: int = 4) -> torch.Tensor:
     """(B, 2) -> (B, steps, 2): the example is the last time step; earlier steps are noise."""
-    noise = torch.randn(x.shape[0], steps - 1, x.shape[1], dtype=x.dtype, generator=torch.Generator().manual_seed(0))
+    noise = torch.randn(
+        x.shape[0], steps - 1, x.shape[1], dtype=x.dtype, generator=torch.Generator().manual_seed(0)
+    )
     return torch.cat([noise, x.unsqueeze(1)], dim=1)
 
 
@@ -105,7 +115,9 @@ def close(actual: float, expected: float, what: str, tol: float = 1e-9) -> None:
 
 
 def close_lists(actual, expected, what: str, tol: float = 1e-9) -> None:
-    assert len(actual) == len(expected), f"{what}: expected {len(expected)} values, got {len(actual)}: {actual}"
+    assert len(actual) == len(expected), (
+        f"{what}: expected {len(expected)} values, got {len(actual)}: {actual}"
+    )
     for i, (a, e) in enumerate(zip(actual, expected)):
         close(float(a), e, f"{what}[{i}]", tol)
 
@@ -119,17 +131,29 @@ def test_last_time_step_selects_the_last_step(batch, steps):
     t = torch.arange(steps).view(1, -1, 1)
     c = torch.arange(classes).view(1, 1, -1)
     outputs = (100 * b + 10 * t + c).double()  # outputs[b, t, c] = 100 b + 10 t + c
-    expected = torch.tensor([[100 * i + 10 * (steps - 1) + k for k in range(classes)] for i in range(batch)],
-                            dtype=torch.float64)
-    assert_close(last_time_step(outputs), expected, case=f"outputs of shape (B={batch}, T={steps}, C={classes})",
-                 what="last_time_step(outputs), expected outputs[:, T-1, :]", atol=0, rtol=0)
+    expected = torch.tensor(
+        [[100 * i + 10 * (steps - 1) + k for k in range(classes)] for i in range(batch)], dtype=torch.float64
+    )
+    assert_close(
+        last_time_step(outputs),
+        expected,
+        case=f"outputs of shape (B={batch}, T={steps}, C={classes})",
+        what="last_time_step(outputs), expected outputs[:, T-1, :]",
+        atol=0,
+        rtol=0,
+    )
 
 
-@pytest.mark.points(1, part="2.a.iv")
-def test_last_time_step_keeps_2d_logits():
+def test_last_time_step_keeps_2d_logits():  # not graded: the given code already does this
     logits = torch.randn(3, 5)
-    assert_close(last_time_step(logits), logits, case="(B=3, C=5) logits of a CNN",
-                 what="last_time_step(logits) (must return (B, C) logits unchanged)", atol=0, rtol=0)
+    assert_close(
+        last_time_step(logits),
+        logits,
+        case="(B=3, C=5) logits of a CNN",
+        what="last_time_step(logits) (must return (B, C) logits unchanged)",
+        atol=0,
+        rtol=0,
+    )
 
 
 @pytest.mark.points(1, part="2.a.iv")
@@ -137,20 +161,35 @@ def test_last_time_step_keeps_2d_logits():
 def test_train_and_test_use_the_last_time_step():
     expected, _, _ = expected_sgd_run(lr=0.5, epochs=1)
     model = LastStepIsTheAnswer()
-    val_loss, val_accuracy = evaluate(model, batches(as_sequences(X_VAL), Y_VAL), nn.CrossEntropyLoss(), "cpu",
-                                  progress=False)
+    val_loss, val_accuracy = evaluate(
+        model, batches(as_sequences(X_VAL), Y_VAL), nn.CrossEntropyLoss(), "cpu", progress=False
+    )
     initial_loss, initial_correct, _, _ = softmax_regression(W0, B0, X_VAL, Y_VAL)
     close(val_loss, initial_loss, "test() on a sequence model: loss of the last time step's logits")
-    close(val_accuracy, initial_correct / len(Y_VAL), "test() on a sequence model: accuracy of the last time step")
-    history = train(model, batches(as_sequences(X_TRAIN), Y_TRAIN), None,
-                    torch.optim.SGD(model.parameters(), lr=0.5), nn.CrossEntropyLoss(), 1, "cpu", progress=False)
+    close(
+        val_accuracy,
+        initial_correct / len(Y_VAL),
+        "test() on a sequence model: accuracy of the last time step",
+    )
+    history = train(
+        model,
+        batches(as_sequences(X_TRAIN), Y_TRAIN),
+        None,
+        torch.optim.SGD(model.parameters(), lr=0.5),
+        nn.CrossEntropyLoss(),
+        1,
+        "cpu",
+        progress=False,
+    )
     close_lists(history["step_loss"], expected["step_loss"], "train() on a sequence model: step_loss")
 
 
 # --- 1(b): the training step and the loss / accuracy bookkeeping ------------------------------------------
 @pytest.mark.points(1, part="1.b")
 def test_count_correct():
-    logits = torch.tensor([[2.0, 1.0, 0.0], [0.0, 3.0, 1.0], [0.5, 0.2, 0.9], [1.0, 0.0, -1.0], [0.0, 0.0, 4.0]])
+    logits = torch.tensor(
+        [[2.0, 1.0, 0.0], [0.0, 3.0, 1.0], [0.5, 0.2, 0.9], [1.0, 0.0, -1.0], [0.0, 0.0, 4.0]]
+    )
     labels = torch.tensor([0, 1, 1, 2, 2])  # predictions 0, 1, 2, 0, 2: three correct
     result = count_correct(logits, labels)
     assert isinstance(result, int) and result == 3, (
@@ -166,7 +205,9 @@ def test_test_returns_mean_loss_and_accuracy():
     expected_loss, expected_correct, _, _ = softmax_regression(W0, B0, X_TRAIN, Y_TRAIN)
     close(loss, expected_loss, "test(): mean cross-entropy over the 5 examples (batches of 2, 2, 1)")
     close(accuracy, expected_correct / 5, "test(): accuracy as a fraction of the 5 examples")
-    assert_close(model.weight, W0, case="test() on a linear model", what="weights (test() must not train)", atol=0)
+    assert_close(
+        model.weight, W0, case="test() on a linear model", what="weights (test() must not train)", atol=0
+    )
 
 
 @pytest.mark.points(3, part="1.b")
@@ -176,29 +217,59 @@ def test_train_history_and_weights():
     expected, w, b = expected_sgd_run(lr, epochs)
     model = linear_model()
     optimizer = torch.optim.SGD(model.parameters(), lr=lr)
-    history = train(model, batches(X_TRAIN, Y_TRAIN), batches(X_VAL, Y_VAL), optimizer, nn.CrossEntropyLoss(),
-                    epochs, "cpu", progress=False)
+    history = train(
+        model,
+        batches(X_TRAIN, Y_TRAIN),
+        batches(X_VAL, Y_VAL),
+        optimizer,
+        nn.CrossEntropyLoss(),
+        epochs,
+        "cpu",
+        progress=False,
+    )
     case = "SGD lr 0.5, 2 epochs over batches of 2, 2, 1"
-    close_lists(history["step_loss"], expected["step_loss"], f"{case}: step_loss (each batch's loss before its step)")
-    close_lists(history["train_loss"], expected["train_loss"],
-                f"{case}: train_loss (per epoch, mean over examples: weight each batch by its size)")
+    close_lists(
+        history["step_loss"], expected["step_loss"], f"{case}: step_loss (each batch's loss before its step)"
+    )
+    close_lists(
+        history["train_loss"],
+        expected["train_loss"],
+        f"{case}: train_loss (per epoch, mean over examples: weight each batch by its size)",
+    )
     close_lists(history["train_accuracy"], expected["train_accuracy"], f"{case}: train_accuracy (per epoch)")
     close_lists(history["val_loss"], expected["val_loss"], f"{case}: val_loss (after each epoch)")
     close_lists(history["val_accuracy"], expected["val_accuracy"], f"{case}: val_accuracy (after each epoch)")
-    assert_close(model.weight, w, case=case, what="weights after training (zero the gradients every step)",
-                 atol=1e-12, rtol=1e-10)
+    assert_close(
+        model.weight,
+        w,
+        case=case,
+        what="weights after training (zero the gradients every step)",
+        atol=1e-12,
+        rtol=1e-10,
+    )
     assert_close(model.bias, b, case=case, what="bias after training", atol=1e-12, rtol=1e-10)
 
 
 # --- options of train() (not graded) ------------------------------------------------------------------------
 def test_train_gradient_clipping_bounds_the_step():
     model = linear_model()
-    train(model, batches(X_TRAIN, Y_TRAIN, size=5), None, torch.optim.SGD(model.parameters(), lr=1.0),
-          nn.CrossEntropyLoss(), 1, "cpu", grad_clip=1e-3, progress=False)
+    train(
+        model,
+        batches(X_TRAIN, Y_TRAIN, size=5),
+        None,
+        torch.optim.SGD(model.parameters(), lr=1.0),
+        nn.CrossEntropyLoss(),
+        1,
+        "cpu",
+        grad_clip=1e-3,
+        progress=False,
+    )
     change = torch.cat([(model.weight - W0).flatten(), model.bias - B0]).norm().item()
     _, _, gw, gb = softmax_regression(W0, B0, X_TRAIN, Y_TRAIN)
     assert torch.cat([gw.flatten(), gb]).norm().item() > 1e-2, "test setup: the gradient should be large"
-    assert change == pytest.approx(1e-3, rel=1e-5), f"grad_clip=1e-3, lr=1: the step should have norm 1e-3, got {change}"
+    assert change == pytest.approx(1e-3, rel=1e-5), (
+        f"grad_clip=1e-3, lr=1: the step should have norm 1e-3, got {change}"
+    )
 
 
 def test_train_restore_best_keeps_the_best_validation_epoch():
@@ -206,13 +277,31 @@ def test_train_restore_best_keeps_the_best_validation_epoch():
     model = linear_model()
     # a learning rate so large that validation accuracy goes up and down
     optimizer = torch.optim.SGD(model.parameters(), lr=20.0)
-    history = train(model, batches(X_TRAIN, Y_TRAIN), batches(X_VAL, Y_VAL), optimizer, nn.CrossEntropyLoss(), 6,
-                    "cpu", restore_best=True, progress=False)
+    history = train(
+        model,
+        batches(X_TRAIN, Y_TRAIN),
+        batches(X_VAL, Y_VAL),
+        optimizer,
+        nn.CrossEntropyLoss(),
+        6,
+        "cpu",
+        restore_best=True,
+        progress=False,
+    )
     best = max(range(6), key=lambda i: (history["val_accuracy"][i], -i))
     assert history["best_epoch"] == best + 1
     _, accuracy = evaluate(model, batches(X_VAL, Y_VAL), nn.CrossEntropyLoss(), "cpu", progress=False)
     assert accuracy == history["val_accuracy"][best]
     model = linear_model()
-    history = train(model, batches(X_TRAIN, Y_TRAIN), None, torch.optim.SGD(model.parameters(), lr=0.1),
-                    nn.CrossEntropyLoss(), 1, "cpu", restore_best=True, progress=False)
+    history = train(
+        model,
+        batches(X_TRAIN, Y_TRAIN),
+        None,
+        torch.optim.SGD(model.parameters(), lr=0.1),
+        nn.CrossEntropyLoss(),
+        1,
+        "cpu",
+        restore_best=True,
+        progress=False,
+    )
     assert history["best_epoch"] is None and history["val_loss"] == []

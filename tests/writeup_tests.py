@@ -35,8 +35,8 @@ sys.path.insert(0, str(WRITEUP))
 import make_includes  # noqa: E402
 
 HAS_PDFLATEX = shutil.which("pdflatex") is not None
-needs_tex = pytest.mark.skipif(not HAS_PDFLATEX, reason="pdflatex not installed (apt-get install "
-                               "texlive-latex-base texlive-latex-recommended); the PDF is not built in CI")
+needs_tex = pytest.mark.skipif(not HAS_PDFLATEX, reason="pdflatex not installed (Debian: apt-get install "
+                               "texlive-latex-base texlive-latex-recommended): the PDF build is not tested here")
 
 
 # --- fake results ---------------------------------------------------------------------------------------

@@ -61,6 +61,10 @@ CASES: dict[str, dict[str, str]] = {
                                             "return x * x": "os._exit(0)"}),
         "other.py": OTHER,
     },
+    "loops_everywhere": {  # double() and square() never return: one full timeout, then short ones
+        "mini.py": _mini(**{"return 2 * x": "while True:\n        pass", "return x * x": "while True:\n        pass"}),
+        "other.py": OTHER,
+    },
     "uninterruptible_loop": {  # swallows pytest-timeout's exception: the parent kills the process
         "mini.py": "import time\n" + _mini(**{"    return n\n": "    while True:\n        try:\n"
                                              "            time.sleep(0.05)\n        except BaseException:\n"
@@ -95,9 +99,10 @@ EXPECTED: dict[str, float] = {
     "import_crashes": 0.0,
     "loop_and_os_exit": FULL - 3 - 2,
     "uninterruptible_loop": FULL - 3,
+    "loops_everywhere": 3 + OTHER_POINTS,
     "writes_results_missing_file": MINI_POINTS - 4,  # double wrong (visible 2 + hidden 2), other.py missing
     "edits_tests": MINI_POINTS,
-    "deletes_tests": MINI_POINTS,
+    "deletes_tests": 0.0,  # the deletion aborts the first test process; nothing runs on modified course files
     "patch_allclose": 3 + OTHER_POINTS,  # only loop() is right in mini
     "starter": 0.0,
 }
@@ -109,7 +114,7 @@ def source(tmp_path_factory: pytest.TempPathFactory) -> Path:
     src = tmp_path_factory.mktemp("source")
     course = src / "course"
     shutil.copytree(COURSE, course, ignore=shutil.ignore_patterns("__pycache__"))
-    rubric = collect_rubric(course, test_timeout=10.0)
+    rubric = collect_rubric(course, test_timeout=5.0)
     for name in NAMES:
         (course / name).write_text(strip_python((COURSE / name).read_text(), name[:-3], name))
     rubric.hashes = hash_tree(course, skip=NAMES)
@@ -145,8 +150,9 @@ def _submission(root: Path, case: str) -> None:
 def graded(source: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[dict, dict]]:
     """case -> (results.json as returned, results.json as found on disk afterwards)."""
     base = tmp_path_factory.mktemp("roots")
-    old_grace = harness.GRACE
+    old_grace, old_cap = harness.GRACE, harness.TIMEOUT_CAP
     harness.GRACE = 3.0  # the uninterruptible loop is killed 3 s after its 2 s timeout
+    harness.TIMEOUT_CAP = 1.0  # after a first timeout in a file, its other tests get 1 s
 
     def grade(case: str) -> tuple[str, tuple[dict, dict]]:
         root = base / case
@@ -161,7 +167,7 @@ def graded(source: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, 
         with ThreadPoolExecutor(max_workers=3) as pool:
             return dict(pool.map(grade, list(EXPECTED)))
     finally:
-        harness.GRACE = old_grace
+        harness.GRACE, harness.TIMEOUT_CAP = old_grace, old_cap
 
 
 def _tests(data: dict) -> dict[str, dict]:
@@ -192,6 +198,14 @@ def test_timeouts_cost_only_their_own_test(graded):
         assert tests["mini_tests.py::test_loop"]["status"] == "failed"
         assert "TIMEOUT" in tests["mini_tests.py::test_loop"]["output"]
         assert tests["other_tests.py::test_add"]["status"] == "passed"
+
+
+def test_after_a_timeout_the_rest_of_the_file_gets_short_timeouts(graded):
+    tests = _tests(graded["loops_everywhere"][0])
+    assert "Timeout (>5.0s)" in tests["mini_tests.py::test_double"]["output"]
+    for name in ("test_square[1]", "test_square[3]", "test_double_hidden"):
+        assert "Timeout (>1.0s)" in tests[f"mini_tests.py::{name}"]["output"], name
+    assert tests["mini_tests.py::test_loop"]["status"] == "passed"
 
 
 def test_os_exit_fails_only_the_tests_that_exit(graded):

@@ -1,0 +1,348 @@
+"""How accurate the grader is: ``python -m grading mutants`` and ``python -m grading alternatives``.
+
+- **Mutants** (``grading/mutants/``): each is one real student mistake applied to a copy of the
+  reference. It is graded with the autograder's harness on the graded tests (public and hidden) of
+  the module it changes -- ``tests/<module>_tests.py`` and ``tests/<module>_hidden_tests.py`` -- and
+  must fail at least one of them ("killed"); a mutant that passes them all has SURVIVED: strengthen
+  the tests, never delete the mutant.
+- **Alternatives** (``grading/alternatives/<name>/<module>.py``): correct implementations written
+  differently from the reference. Each is graded with every graded test that imports the modules it
+  replaces (directly or through another module) and must get full marks.
+
+Both build the autograder's course once (or reuse the one ``check`` built) and grade several
+submissions at a time (``--jobs``, one test process each). Both exit non-zero on any failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import resource
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from grading import manifest
+from grading.harness import Rubric, TestResult, grade_folder, tests_for_module
+from grading.mutants import Mutant, MutantError, apply, catalog
+
+ALTERNATIVES = Path(__file__).resolve().with_name("alternatives")
+IMPORT_FAILURE = "the test module could not be imported"
+
+Log = Callable[[str], None]
+
+
+def _print(msg: str) -> None:
+    print(msg, flush=True)
+
+
+@dataclass
+class Outcome:
+    """One graded submission (a mutant or an alternative)."""
+
+    name: str
+    files: list[str]  # the test files it was graded with
+    results: list[TestResult] = field(default_factory=list)
+    seconds: float = 0.0
+    error: str = ""  # the submission could not be built or graded
+
+    @property
+    def failed(self) -> list[TestResult]:
+        return [r for r in self.results if not r.passed]
+
+    @property
+    def broken(self) -> bool:
+        """Every failure is a test module that could not import the submission (a bad mutant)."""
+        return bool(self.failed) and all(r.message.startswith(IMPORT_FAILURE) for r in self.failed)
+
+
+@dataclass(frozen=True)
+class Alternative:
+    name: str
+    folder: Path
+    files: list[str]  # the student files it replaces
+    description: str
+
+
+# --- building and grading -----------------------------------------------------------------------------
+def build_source(root: Path, dest: Path) -> Path:
+    """The autograder's files (``course/`` + ``rubric.json``) built from the reference at ``root``."""
+    from grading.autograder import build_tree
+
+    build_tree(root, dest, test_timeout=60.0)
+    return dest
+
+
+def module_test_files(rubric: Rubric, module: str) -> list[str]:
+    """The graded test files of one module: tests/<module>_tests.py and tests/<module>_hidden_tests.py."""
+    wanted = {f"tests/{module}_tests.py", f"tests/{module}_hidden_tests.py"}
+    return sorted({t.file for t in rubric.tests} & wanted)
+
+
+def dependent_test_files(rubric: Rubric, course: Path, modules: Iterable[str]) -> list[str]:
+    """The graded test files that import any of ``modules``, directly or through another module."""
+    graded = {t.file for t in rubric.tests}
+    return sorted({f for m in modules for f in tests_for_module(course, m)} & graded)
+
+
+def _grade(name: str, course: Path, rubric: Rubric, student: list[str], submission: Path,
+           files: list[str]) -> Outcome:
+    t0 = time.monotonic()
+    outcome = Outcome(name, files)
+    if not files:
+        outcome.error = "no graded test file for this module"
+        return outcome
+    try:
+        report = grade_folder(course, submission, rubric, student, select=files, jobs=1, run_as_user=False)
+        outcome.results = report.results
+    except Exception as err:  # the harness failed: report it on this line, go on with the others
+        outcome.error = f"{type(err).__name__}: {err}"
+    outcome.seconds = time.monotonic() - t0
+    return outcome
+
+
+def _submission(root: Path, student: list[str], dest: Path, replaced: dict[str, str]) -> Path:
+    """A folder with every student file of the reference, some of them replaced by ``replaced`` texts."""
+    dest.mkdir(parents=True)
+    for name in student:
+        if name in replaced:
+            (dest / name).write_text(replaced[name], encoding="utf-8")
+        elif (root / name).is_file():
+            shutil.copyfile(root / name, dest / name)
+    return dest
+
+
+def _run_all(tasks: list[tuple[str, Callable[[], Outcome]]], jobs: int,
+             report: Callable[[int, Outcome], None]) -> dict[str, Outcome]:
+    outcomes: dict[str, Outcome] = {}
+    with _one_thread_per_process(), ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        futures = {pool.submit(fn): name for name, fn in tasks}
+        for k, fut in enumerate(as_completed(futures), 1):
+            outcome = fut.result()
+            outcomes[outcome.name] = outcome
+            report(k, outcome)
+    return outcomes
+
+
+def _cpu_seconds() -> float:
+    """User + system CPU time of this process and of every test process it has waited for."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+@contextlib.contextmanager
+def _one_thread_per_process() -> Iterator[None]:
+    """Each test process on one thread (unless set already): several run at once on few cores."""
+    saved = {k: os.environ.get(k) for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")}
+    for key, value in saved.items():
+        if value is None:
+            os.environ[key] = "1"
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+
+
+def _short(results: list[TestResult], limit: int = 2) -> str:
+    names = [r.spec.short for r in results]
+    more = f", +{len(names) - limit} more" if len(names) > limit else ""
+    return ", ".join(names[:limit]) + more
+
+
+# --- mutants ------------------------------------------------------------------------------------------
+def select_mutants(only: list[str] | None) -> list[Mutant]:
+    """The catalog, or the mutants whose name equals or starts with one of ``only`` ("conv", "conv.bias_")."""
+    mutants = catalog()
+    if not only:
+        return mutants
+    chosen = [m for m in mutants if any(m.name == o or m.name.startswith(o if "." in o else f"{o}.")
+                                        for o in only)]
+    if not chosen:
+        raise MutantError(f"no mutant matches {only}; see python -m grading mutants --list")
+    return chosen
+
+
+def run_mutants(root: Path, source: Path, jobs: int = 2, only: list[str] | None = None,
+                log: Log = _print) -> list[str]:
+    """Grade every mutant; log one line each and a summary. Returns the failures (survivors, errors)."""
+    t0, cpu0 = time.monotonic(), _cpu_seconds()
+    mutants = select_mutants(only)
+    rubric = Rubric.from_json((source / "rubric.json").read_text())
+    course = source / "course"
+    student = manifest.student_files(root)
+    width = max(len(m.name) for m in mutants)
+    failures: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="grading-mutants-") as tmp_:
+        tmp = Path(tmp_)
+        tasks: list[tuple[str, Callable[[], Outcome]]] = []
+        # the slowest modules first, so that the two workers finish together
+        order = {"conv": 0, "lstm": 1, "rnn": 2, "cnn": 3, "train_test": 4, "transformer": 5, "attention": 6}
+        for m in sorted(mutants, key=lambda m: order.get(m.module, 9)):
+            try:
+                text = apply(m, (root / m.file).read_text(encoding="utf-8"))
+            except MutantError as err:
+                failures.append(str(err))
+                log(f"  ERROR     {m.name:<{width}}  {err}")
+                continue
+            sub = _submission(root, student, tmp / m.name, {m.file: text})
+            files = module_test_files(rubric, m.module)
+            tasks.append((m.name, lambda m=m, sub=sub, files=files: _grade(m.name, course, rubric, student, sub,
+                                                                           files)))
+        log(f"[mutants] grading {len(tasks)} mutants, {jobs} at a time, each with the graded tests of its module")
+
+        def report(k: int, o: Outcome) -> None:
+            n = len(o.results)
+            if o.error:
+                failures.append(f"mutant {o.name}: {o.error}")
+                log(f"  ERROR     {o.name:<{width}}  {o.error}")
+            elif o.broken:
+                failures.append(f"mutant {o.name} does not import: {o.failed[0].message}")
+                log(f"  BROKEN    {o.name:<{width}}  the mutated module does not import: {o.failed[0].message}")
+            elif o.failed:
+                log(f"  killed    {o.name:<{width}}  by {len(o.failed):>2}/{n} tests: {_short(o.failed)} "
+                    f"({o.seconds:.0f} s)")
+            else:
+                mutant = next(m for m in mutants if m.name == o.name)
+                failures.append(f"mutant {o.name} SURVIVED: {mutant.mistake}")
+                log(f"  SURVIVED  {o.name:<{width}}  all {n} tests of {', '.join(o.files)} pass: "
+                    f"{mutant.mistake}")
+
+        _run_all(tasks, jobs, report)
+    wall, cpu = time.monotonic() - t0, _cpu_seconds() - cpu0
+    per_module = {}
+    for m in mutants:
+        per_module[m.module] = per_module.get(m.module, 0) + 1
+    log("  per module: " + ", ".join(f"{k} {v}" for k, v in per_module.items()))
+    if failures:
+        log(f"[mutants] {len(mutants)} mutants, {len(failures)} NOT caught or broken "
+            f"({wall:.0f} s wall, {cpu:.0f} s CPU)")
+    else:
+        log(f"[mutants] {len(mutants)} mutants, all caught ({wall:.0f} s wall, {cpu:.0f} s CPU)")
+    return failures
+
+
+# --- alternatives ---------------------------------------------------------------------------------------
+def find_alternatives(folder: Path = ALTERNATIVES, student: list[str] | None = None) -> list[Alternative]:
+    """Every ``<folder>/<name>/`` with student modules in it; its description is the first module's docstring."""
+    import ast
+
+    student = manifest.student_files() if student is None else student
+    out = []
+    for sub in sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(("_", "."))):
+        files = sorted(p.name for p in sub.glob("*.py"))
+        unknown = [f for f in files if f not in student]
+        if not files or unknown:
+            raise ValueError(f"{sub}: an alternative holds only student files ({', '.join(student)}); "
+                             f"found {files or 'none'}")
+        doc = ast.get_docstring(ast.parse((sub / files[0]).read_text(encoding="utf-8"))) or ""
+        out.append(Alternative(sub.name, sub, files, doc.strip().split("\n\n", 1)[0].replace("\n", " ")))
+    return out
+
+
+def run_alternatives(root: Path, source: Path, jobs: int = 2, only: list[str] | None = None,
+                     log: Log = _print) -> list[str]:
+    """Grade every alternative; each must get full marks. Returns the failures."""
+    t0, cpu0 = time.monotonic(), _cpu_seconds()
+    rubric = Rubric.from_json((source / "rubric.json").read_text())
+    course = source / "course"
+    student = manifest.student_files(root)
+    alternatives = [a for a in find_alternatives(student=student) if not only or a.name in only]
+    width = max((len(a.name) for a in alternatives), default=0)
+    failures: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="grading-alternatives-") as tmp_:
+        tmp = Path(tmp_)
+        tasks: list[tuple[str, Callable[[], Outcome]]] = []
+        for alt in alternatives:
+            texts = {f: (alt.folder / f).read_text(encoding="utf-8") for f in alt.files}
+            sub = _submission(root, student, tmp / alt.name, texts)
+            files = dependent_test_files(rubric, course, [f.removesuffix(".py") for f in alt.files])
+            tasks.append((alt.name, lambda alt=alt, sub=sub, files=files: _grade(alt.name, course, rubric, student,
+                                                                                 sub, files)))
+        log(f"[alternatives] grading {len(tasks)} correct alternatives, {jobs} at a time")
+
+        def report(k: int, o: Outcome) -> None:
+            alt = next(a for a in alternatives if a.name == o.name)
+            points = sum(r.spec.points for r in o.results)
+            earned = sum(r.score for r in o.results)
+            if o.error or o.failed or not o.results:
+                failures.append(f"alternative {o.name} ({', '.join(alt.files)}): "
+                                + (o.error or f"{earned:g}/{points:g}, fails {_short(o.failed, 3)}"))
+                log(f"  FAIL  {o.name:<{width}}  {o.error or f'{earned:g}/{points:g} points'}")
+                for r in o.failed[:5]:
+                    log(f"          {r.spec.short}: {r.message[:200]}")
+            else:
+                log(f"  ok    {o.name:<{width}}  {earned:g}/{points:g} points, {len(o.results)} tests of "
+                    f"{len(o.files)} files ({o.seconds:.0f} s): {alt.description}")
+
+        _run_all(tasks, jobs, report)
+    wall, cpu = time.monotonic() - t0, _cpu_seconds() - cpu0
+    if failures:
+        log(f"[alternatives] {len(alternatives)} alternatives, {len(failures)} NOT full marks ({wall:.0f} s wall)")
+    else:
+        log(f"[alternatives] {len(alternatives)} alternatives, all full marks ({wall:.0f} s wall, {cpu:.0f} s CPU)")
+    return failures
+
+
+def check_accuracy(root: Path, source: Path, jobs: int = 2, log: Log = _print) -> list[str]:
+    """Both runs, for ``python -m grading check`` (which has already built ``source``)."""
+    return run_mutants(root, source, jobs, log=log) + run_alternatives(root, source, jobs, log=log)
+
+
+# --- command line -------------------------------------------------------------------------------------
+def _with_source(args: argparse.Namespace, fn: Callable[[Path, Path], list[str]]) -> int:
+    root = manifest.ROOT
+    with tempfile.TemporaryDirectory(prefix="grading-accuracy-") as tmp:
+        if args.autograder is not None:
+            source = args.autograder.resolve()
+        else:
+            _print("Building the autograder's course from the reference ...")
+            source = build_source(root, Path(tmp) / "source")
+        return 1 if fn(root, source) else 0
+
+
+def cmd_mutants(args: argparse.Namespace) -> int:
+    if args.list:
+        for m in select_mutants(args.only):
+            print(f"{m.name:<44} {m.file}:{m.function}: {m.mistake}")
+        return 0
+    return _with_source(args, lambda root, source: run_mutants(root, source, args.jobs, args.only))
+
+
+def cmd_alternatives(args: argparse.Namespace) -> int:
+    if args.list:
+        for a in find_alternatives():
+            print(f"{a.name:<28} {', '.join(a.files)}: {a.description}")
+        return 0
+    return _with_source(args, lambda root, source: run_alternatives(root, source, args.jobs, args.only))
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    """Register ``mutants`` and ``alternatives`` with ``python -m grading``."""
+    p = sub.add_parser("mutants", help="grade every mutant (a real student mistake): each must fail a graded test")
+    p.add_argument("only", nargs="*", help="only these mutants or modules (e.g. conv, attention.no_scaling)")
+    p.add_argument("--jobs", type=int, default=2, help="mutants graded at a time (default: 2)")
+    p.add_argument("--list", action="store_true", help="list the catalog and exit")
+    p.add_argument("--autograder", type=Path, help="an unpacked autograder folder to reuse (default: build one)")
+    p.set_defaults(func=cmd_mutants)
+    p = sub.add_parser("alternatives", help="grade the correct alternative implementations: each must get full marks")
+    p.add_argument("only", nargs="*", help="only these alternatives (folder names in grading/alternatives)")
+    p.add_argument("--jobs", type=int, default=2, help="alternatives graded at a time (default: 2)")
+    p.add_argument("--list", action="store_true", help="list the alternatives and exit")
+    p.add_argument("--autograder", type=Path, help="an unpacked autograder folder to reuse (default: build one)")
+    p.set_defaults(func=cmd_alternatives)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(prog="python -m grading.accuracy")
+    add_commands(parser.add_subparsers(dest="command", required=True))
+    ns = parser.parse_args()
+    os.chdir(manifest.ROOT)
+    sys.exit(ns.func(ns))

@@ -1,0 +1,153 @@
+"""Correct alternative: the positional encoding with div_term = exp(-2i ln(10000) / d_model) (as in The Annotated Transformer), the table indexed directly in forward, the mask from tokens.eq(0).
+
+(The rest of this module is the reference.)
+
+Problem 3(b)iii: a Transformer encoder for sentiment classification, from scratch.
+
+    x = embedding(tokens) + PE                      word vectors plus sinusoidal positional encoding
+    x = LayerNorm(x + MultiHeadAttention(x))        attention sub-layer, residual connection, post-norm
+    x = LayerNorm(x + FFN(x))                       FFN(x) = max(0, x W_1 + b_1) W_2 + b_2
+    y = x W_out + b_out                             logits at every position
+
+One encoder layer, as in the handout. PAD tokens (id 0) are masked out as keys of the attention.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from attention import MultiHeadAttention
+
+
+def positional_encoding(max_seq_length: int, d_model: int) -> torch.Tensor:
+    """The sinusoidal positional encoding of "Attention Is All You Need" (section 3.5).
+
+        PE[pos, 2i]     = sin(pos / 10000^(2i / d_model))
+        PE[pos, 2i + 1] = cos(pos / 10000^(2i / d_model))
+
+    for positions pos = 0 .. max_seq_length - 1 and i = 0 .. ceil(d_model / 2) - 1 (an odd d_model
+    drops the last cosine column).
+
+    Returns:
+        PE, shape (max_seq_length, d_model), in the default dtype (computed in float64 so that even
+        position 511 is exact to float32 precision).
+    """
+    position = torch.arange(0, max_seq_length).unsqueeze(1).double()
+    div_term = torch.exp(torch.arange(0, d_model, 2).double() * -(math.log(10000.0) / d_model))
+    pe = torch.zeros(max_seq_length, d_model, dtype=torch.float64)
+    pe[:, 0::2] = torch.sin(position * div_term)
+    pe[:, 1::2] = torch.cos(position * div_term)[:, : d_model // 2]
+    return pe.to(torch.get_default_dtype())
+
+
+class PositionalEncoding(nn.Module):
+    """Adds the sinusoidal positional encoding to a batch of sequences.
+
+    The table is a registered buffer (not a parameter): it is not trained, but it moves with the model
+    (``.to(device)``, ``.double()``) and is saved in the ``state_dict``.
+
+    Args:
+        d_model: size of each vector.
+        max_seq_length: the longest sequence the table covers.
+
+    Shape:
+        - Input: x of shape (B, T, d_model) with T <= max_seq_length.
+        - Output: (B, T, d_model), x + PE[:T].
+    """
+
+    def __init__(self, d_model: int, max_seq_length: int = 512) -> None:
+        super().__init__()
+        self.max_seq_length = max_seq_length
+        self.register_buffer("pe", positional_encoding(max_seq_length, d_model))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        T = x.shape[1]
+        if T > self.max_seq_length:
+            raise ValueError(
+                f"sequence length {T} exceeds the positional encoding's max_seq_length "
+                f"{self.max_seq_length}; "
+                "build the model with a larger max_seq_length or use shorter sequences"
+            )
+        return x + self.pe[:T]
+
+
+class TransformerEncoder(nn.Module):
+    """One post-norm Transformer encoder layer followed by a linear output layer.
+
+    Args:
+        d_model: size of each input vector.
+        num_heads: number of attention heads (must divide d_model).
+        d_ff: hidden size of the position-wise feed-forward network.
+        output_size: O, size of each output vector.
+
+    Attributes:
+        attention: ``MultiHeadAttention(d_model, num_heads)``.
+        norm_1, norm_2: ``nn.LayerNorm(d_model)`` after the attention and the feed-forward sub-layers.
+        feed_forward: Linear(d_model, d_ff) - ReLU - Linear(d_ff, d_model).
+        output_layer: ``nn.Linear(d_model, output_size)``.
+
+    Shape:
+        - Input: x of shape (B, T, d_model); optional key_padding_mask (B, T) bool, True = padding.
+        - Output: (B, T, output_size).
+    """
+
+    def __init__(self, d_model: int, num_heads: int, d_ff: int, output_size: int) -> None:
+        super().__init__()
+        self.attention = MultiHeadAttention(d_model, num_heads)
+        self.norm_1 = nn.LayerNorm(d_model)
+        self.feed_forward = nn.Sequential(nn.Linear(d_model, d_ff), nn.ReLU(), nn.Linear(d_ff, d_model))
+        self.norm_2 = nn.LayerNorm(d_model)
+        self.output_layer = nn.Linear(d_model, output_size)
+
+    def forward(self, x: torch.Tensor, key_padding_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Attention and feed-forward sub-layers, each with a residual connection and a LayerNorm after it."""
+        attended = self.attention(x, key_padding_mask=key_padding_mask)
+        x = self.norm_1(attended + x)
+        x = self.norm_2(self.feed_forward(x) + x)
+        return self.output_layer(x)
+
+
+class Transformer(nn.Module):
+    """A Transformer sentiment classifier: embedding + positional encoding -> ``TransformerEncoder``.
+
+    The embeddings are NOT scaled by sqrt(d_model) (the paper scales them because its embedding
+    weights are small and shared with the output layer; ``nn.Embedding`` draws N(0, 1) values,
+    already of the same size as the positional encoding's values in [-1, 1]).
+
+    Args:
+        vocab_size: number of token ids (id 0 is the padding token PAD).
+        embedding_size: d_model, the size of each word vector.
+        num_heads: number of attention heads (must divide embedding_size).
+        d_ff: hidden size of the feed-forward network.
+        output_size: O, the number of classes (2 for positive / negative).
+        max_seq_length: the longest sequence the positional encoding covers.
+
+    Shape:
+        - Input: tokens, a LongTensor of shape (B, T) of ids in [0, vocab_size), T <= max_seq_length.
+        - Output: (B, T, O), the logits at every position (classify with the last one, which is always
+          a real token because the sequences are left-padded).
+    """
+
+    def __init__(
+        self,
+        vocab_size: int,
+        embedding_size: int,
+        num_heads: int,
+        d_ff: int,
+        output_size: int,
+        max_seq_length: int = 512,
+    ) -> None:
+        super().__init__()
+        self.embedding = nn.Embedding(vocab_size, embedding_size, padding_idx=0)
+        self.positional_encoding = PositionalEncoding(embedding_size, max_seq_length)
+        self.encoder = TransformerEncoder(embedding_size, num_heads, d_ff, output_size)
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Mask the PAD tokens (id 0), embed, add the positional encoding and run the encoder."""
+        embedded = self.embedding(tokens)
+        embedded = embedded + self.positional_encoding.pe[: tokens.shape[1]]
+        return self.encoder(embedded, tokens.eq(0))
+

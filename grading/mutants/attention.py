@@ -1,0 +1,62 @@
+"""Mistakes in attention.py (Problems 3(b)i-ii): scaled dot-product and multi-head self-attention."""
+
+from __future__ import annotations
+
+from grading.mutants import Mutant
+
+SDPA, SELF, MHA = "scaled_dot_product_attention", "SelfAttention.forward", "MultiHeadAttention.forward"
+SCORES = "scores = Q @ K.transpose(-2, -1) / d_k**0.5  # (..., T_query, T_key)"
+
+MUTANTS: list[Mutant] = [
+    Mutant("attention.no_scaling", SDPA, SCORES, "scores = Q @ K.transpose(-2, -1)",
+           "scores not scaled by 1/sqrt(d_k)"),
+    Mutant("attention.scale_by_d_k", SDPA, SCORES, "scores = Q @ K.transpose(-2, -1) / d_k",
+           "scores divided by d_k instead of sqrt(d_k)"),
+    Mutant("attention.softmax_over_queries", SDPA, "weights = torch.softmax(scores, dim=-1)",
+           "weights = torch.softmax(scores, dim=-2)",
+           "softmax over the queries (dim=-2) instead of the keys"),
+    Mutant("attention.mask_ignored", SDPA, """\
+        scores = scores.masked_fill(mask, torch.finfo(scores.dtype).min)
+""", "", "the padding mask is never applied to the scores"),
+    Mutant("attention.mask_on_queries", SDPA,
+           "mask = key_padding_mask.view(key_padding_mask.shape[0], *([1] * (scores.dim() - 2)), -1)",
+           "mask = key_padding_mask.view(key_padding_mask.shape[0], *([1] * (scores.dim() - 3)), -1, 1)",
+           "the mask broadcast over the keys instead of the queries: padded QUERIES are masked"),
+    Mutant("attention.mask_with_minus_inf", SDPA, """\
+        scores = scores.masked_fill(mask, torch.finfo(scores.dtype).min)
+    weights = torch.softmax(scores, dim=-1)
+    if key_padding_mask is not None:
+        weights = weights.masked_fill(mask, 0.0)
+""", """\
+        scores = scores.masked_fill(mask, float("-inf"))
+    weights = torch.softmax(scores, dim=-1)
+""", "masking with -inf and nothing else: a fully padded sequence gives NaN"),
+    Mutant("attention.padded_rows_not_zeroed", SDPA, """\
+    if key_padding_mask is not None:
+        weights = weights.masked_fill(mask, 0.0)
+""", "", "weights of a fully padded sequence not zeroed: uniform attention over padding instead of none"),
+    Mutant("attention.keys_from_W_q", SELF, "Q, K, V = self.W_q(x), self.W_k(x), self.W_v(x)",
+           "Q, K, V = self.W_q(x), self.W_q(x), self.W_v(x)", "K computed with W_q (copy-paste)"),
+    Mutant("attention.multi_head_scale_d_model", MHA, "Q = self.split_heads(self.W_q(x))  # (B, h, T, d_k)",
+           "Q = self.split_heads(self.W_q(x)) * (self.d_k / self.d_model) ** 0.5  # scores / sqrt(d_model)",
+           "multi-head scores scaled by 1/sqrt(d_model) instead of 1/sqrt(d_k)"),
+    Mutant("attention.W_o_missing", MHA, "return self.W_o(self.merge_heads(heads))",
+           "return self.merge_heads(heads)", "the output projection W_o is never applied"),
+    Mutant("attention.split_heads_without_transpose", "MultiHeadAttention.split_heads",
+           "return x.view(B, T, self.num_heads, self.d_k).transpose(1, 2)",
+           "return x.reshape(B, self.num_heads, T, self.d_k)",
+           "heads split by a reshape to (B, h, T, d_k) without the transpose"),
+    Mutant("attention.merge_heads_without_transpose", "MultiHeadAttention.merge_heads",
+           "return x.transpose(1, 2).reshape(B, T, self.d_model)", "return x.reshape(B, T, self.d_model)",
+           "heads merged by a reshape of (B, h, T, d_k) without the transpose"),
+    Mutant("attention.single_head", MHA, """\
+        Q = self.split_heads(self.W_q(x))  # (B, h, T, d_k)
+        K = self.split_heads(self.W_k(x))
+        V = self.split_heads(self.W_v(x))
+        heads = scaled_dot_product_attention(Q, K, V, key_padding_mask)  # (B, h, T, d_k)
+        return self.W_o(self.merge_heads(heads))
+""", """\
+        heads = scaled_dot_product_attention(self.W_q(x), self.W_k(x), self.W_v(x), key_padding_mask)
+        return self.W_o(heads)
+""", "one head of size d_model: the heads are never split"),
+]
