@@ -36,19 +36,21 @@ def scaled_dot_product_attention(
     """
     # Hints: the scores Q K^T have shape (..., T_query, T_key); normalise each query's row over the KEYS
     # (the last axis). To ignore padded keys, set their scores to a very negative number before the softmax
-    # (torch.finfo(scores.dtype).min stays finite: a row of -inf would give 0/0 = NaN), and set their weights
-    # to exactly 0 after it, which also zeroes a row whose keys are all padded.
+    # (torch.finfo(scores.dtype).min stays finite: a row of -inf would give 0/0 = NaN); their weights then
+    # underflow to exactly 0. Only a query whose keys are ALL padded still gets a (uniform) softmax: zero
+    # its output. Work on the small (..., T, d_k) tensors where you can: the scores are T x T per head.
     # BEGIN SOLUTION compute the scores, mask the padded keys, softmax over the keys, weight V
     d_k = Q.shape[-1]
-    scores = Q @ K.transpose(-2, -1) / d_k**0.5  # (..., T_query, T_key)
+    scores = (Q / d_k**0.5) @ K.transpose(-2, -1)  # (..., T_query, T_key); scaling Q is cheaper than the scores
     if key_padding_mask is not None:
         # (B, T) -> (B, 1, ..., 1, T): the same keys are masked for every head and every query
         mask = key_padding_mask.view(key_padding_mask.shape[0], *([1] * (scores.dim() - 2)), -1)
         scores = scores.masked_fill(mask, torch.finfo(scores.dtype).min)
-    weights = torch.softmax(scores, dim=-1)
+    weights = torch.softmax(scores, dim=-1)  # exactly 0 on padded keys (exp underflows)
+    output = weights @ V  # (..., T_query, d_v)
     if key_padding_mask is not None:
-        weights = weights.masked_fill(mask, 0.0)
-    return weights @ V
+        output = output.masked_fill(mask.all(dim=-1, keepdim=True), 0.0)  # sequences with no real key
+    return output
     # END SOLUTION
 
 

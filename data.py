@@ -353,9 +353,8 @@ def load_imdb(
         train, test = _read_imdb_csv(data_dir / IMDB_CSV, seed)
     else:
         raise UserError(
-            f"no IMDB data in {data_dir}/: extract aclImdb_labelled.tar.gz from {IMDB_SHARED} there "
-            f"(tar -xzf {IMDB_SHARED}/aclImdb_labelled.tar.gz -C {data_dir}), put '{IMDB_CSV}' there, "
-            "or pass --download (see data/README.md)"
+            f"no IMDB data in {data_dir}/: put aclImdb/ or '{IMDB_CSV}' there (on the course machines: "
+            f"tar -xzf {IMDB_SHARED}/aclImdb_labelled.tar.gz -C {data_dir}), or pass --download (see data/README.md)"
         )
     rng = random.Random(seed)
     rng.shuffle(train)
@@ -373,7 +372,7 @@ def _read_aclimdb(root: Path, split: str) -> list[Review]:
             raise UserError(f"incomplete IMDB data: {directory}/ is missing (see data/README.md)")
         for name in sorted(os.listdir(directory)):
             if name.endswith(".txt"):
-                with open(directory / name, encoding="utf-8") as f:
+                with open(directory / name, encoding="utf-8", errors="replace") as f:
                     reviews.append((f.read(), label))
     if not reviews:
         raise UserError(f"no reviews in {root / split}/{{pos,neg}}/*.txt (see data/README.md)")
@@ -389,7 +388,7 @@ def _read_imdb_csv(path: Path, seed: int) -> tuple[list[Review], list[Review]]:
     except (ValueError, pd.errors.ParserError) as error:
         raise UserError(f"{path} is not the IMDB CSV (columns review,sentiment): {error}") from None
     frame = frame.dropna().drop_duplicates(subset="review")
-    sentiment = frame["sentiment"].str.strip().str.lower()
+    sentiment = frame["sentiment"].astype(str).str.strip().str.lower()
     if not sentiment.isin(["positive", "negative"]).all():
         raise UserError(f"{path}: column 'sentiment' must hold only 'positive' or 'negative'")
     reviews = list(zip(frame["review"].astype(str), (sentiment == "positive").astype(int).tolist()))
@@ -404,9 +403,10 @@ def _download_imdb(data_dir: Path) -> None:
 
     try:
         download_and_extract_archive(IMDB_URL, download_root=str(data_dir), md5=IMDB_MD5, remove_finished=True)
-    except (OSError, RuntimeError) as error:  # URLError is an OSError; a bad md5 is a RuntimeError
+    except Exception as error:  # no network (URLError), a bad md5 (RuntimeError), a broken archive, ...
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise UserError(
-            f"could not download {IMDB_URL} ({error}); put the data in {data_dir}/ yourself "
+            f"could not download {IMDB_URL} ({reason}); put the data in {data_dir}/ yourself "
             f"(on course machines: {IMDB_SHARED}; see data/README.md)"
         ) from None
 

@@ -72,7 +72,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--restore_best",
         action="store_true",
         help="at the end, keep the weights of the epoch with the best validation accuracy "
-        "(default: the last epoch's)",
+        "instead of the last epoch's",
     )
     parser.add_argument(
         "--num_threads",

@@ -61,6 +61,7 @@ class PositionalEncoding(nn.Module):
         self.register_buffer("pe", positional_encoding(max_seq_length, d_model))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Return x + PE[:T] for x of shape (B, T, d_model)."""
         T = x.shape[1]
         if T > self.max_seq_length:
             raise ValueError(

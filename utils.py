@@ -194,8 +194,11 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     try:
         checkpoint = torch.load(path, map_location=map_location, weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile) as err:
-        first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise CheckpointError(f"{path} is not a readable PyTorch checkpoint ({first_line})") from None
+        # torch's own message is long and suggests weights_only=False, which would run code from the file
+        raise CheckpointError(
+            f"{path} is not a readable PyTorch checkpoint (corrupt, truncated, or not written by torch.save "
+            f"with tensors and plain Python values only: {type(err).__name__})"
+        ) from None
     missing = (
         [k for k in ("model_type", "config", "state_dict") if k not in checkpoint]
         if isinstance(checkpoint, dict)

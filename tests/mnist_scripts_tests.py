@@ -18,6 +18,7 @@ import torch
 
 import train_mnist
 import visualize_filters
+from cnn import ManualCNN, conv_parameters
 from utils import load_model, run_script, save_checkpoint
 
 pytestmark = pytest.mark.slow
@@ -105,28 +106,23 @@ def test_train_then_visualize_cnn(tiny_mnist, tmp_path):
     assert str(run_dir / "filter_effects.png") in proc.stdout
 
 
-def test_train_manual_cnn_keeps_its_filters(tiny_mnist, tmp_path):
-    train_mnist.main(
-        [
-            "--model_type",
-            "manual_cnn",
-            "--num_epochs",
-            "1",
-            "--data_dir",
-            str(tiny_mnist),
-            "--results_path",
-            str(tmp_path),
-            "--no_progress",
-            "--seed",
-            "3",
-        ]
-    )
+def test_train_manual_cnn_with_faster_conv(tiny_mnist, tmp_path, capsys):
+    """In-process, with --conv faster: the checkpoint rebuilds a FasterConv2d model; the filters stay fixed."""
+    args = ["--model_type", "manual_cnn", "--conv", "faster", "--num_epochs", "1", "--seed", "3"]
+    train_mnist.main([*args, "--data_dir", str(tiny_mnist), "--results_path", str(tmp_path), "--no_progress"])
     (run_dir,) = (tmp_path / "mnist" / "manual_cnn").iterdir()
     assert RUN_FILES <= {p.name for p in run_dir.iterdir()}
-    model, _ = load_model(run_dir / "model.pt", expected_types=("manual_cnn",))
-    fresh = type(model)()
-    assert torch.equal(model.conv.weight, fresh.conv.weight), "training changed ManualCNN's hand-set filters"
-    assert not torch.equal(model.fc.weight, fresh.fc.weight)
+    model, checkpoint = load_model(run_dir / "model.pt", expected_types=("manual_cnn",))
+    assert checkpoint["config"]["conv"] == "faster" and type(model.conv).__name__ == "FasterConv2d"
+    fresh = ManualCNN(conv="faster")
+    assert torch.equal(conv_parameters(model.conv)[0], conv_parameters(fresh.conv)[0]), (
+        "training changed ManualCNN's hand-set filters"
+    )
+    assert not torch.equal(model.fc.weight, fresh.fc.weight), "training did not change fc"
+    (run_dir / "filter_effects.png").unlink()
+    visualize_filters.main([str(run_dir / "model.pt"), "--data_dir", str(tiny_mnist)])
+    assert (run_dir / "filter_effects.png").is_file()
+    assert f"saved {run_dir / 'filter_effects.png'}" in capsys.readouterr().out
 
 
 def test_missing_data_is_one_line_without_traceback(tmp_path):

@@ -5,12 +5,12 @@ from __future__ import annotations
 from grading.mutants import Mutant
 
 SDPA, SELF, MHA = "scaled_dot_product_attention", "SelfAttention.forward", "MultiHeadAttention.forward"
-SCORES = "scores = Q @ K.transpose(-2, -1) / d_k**0.5  # (..., T_query, T_key)"
+SCORES = "scores = (Q / d_k**0.5) @ K.transpose(-2, -1)"
 
 MUTANTS: list[Mutant] = [
     Mutant("attention.no_scaling", SDPA, SCORES, "scores = Q @ K.transpose(-2, -1)",
            "scores not scaled by 1/sqrt(d_k)"),
-    Mutant("attention.scale_by_d_k", SDPA, SCORES, "scores = Q @ K.transpose(-2, -1) / d_k",
+    Mutant("attention.scale_by_d_k", SDPA, SCORES, "scores = (Q / d_k) @ K.transpose(-2, -1)",
            "scores divided by d_k instead of sqrt(d_k)"),
     Mutant("attention.softmax_over_queries", SDPA, "weights = torch.softmax(scores, dim=-1)",
            "weights = torch.softmax(scores, dim=-2)",
@@ -24,17 +24,19 @@ MUTANTS: list[Mutant] = [
            "the mask broadcast over the keys instead of the queries: padded QUERIES are masked"),
     Mutant("attention.mask_with_minus_inf", SDPA, """\
         scores = scores.masked_fill(mask, torch.finfo(scores.dtype).min)
-    weights = torch.softmax(scores, dim=-1)
+    weights = torch.softmax(scores, dim=-1)  # exactly 0 on padded keys (exp underflows)
+    output = weights @ V  # (..., T_query, d_v)
     if key_padding_mask is not None:
-        weights = weights.masked_fill(mask, 0.0)
+        output = output.masked_fill(mask.all(dim=-1, keepdim=True), 0.0)  # sequences with no real key
 """, """\
         scores = scores.masked_fill(mask, float("-inf"))
     weights = torch.softmax(scores, dim=-1)
+    output = weights @ V
 """, "masking with -inf and nothing else: a fully padded sequence gives NaN"),
     Mutant("attention.padded_rows_not_zeroed", SDPA, """\
     if key_padding_mask is not None:
-        weights = weights.masked_fill(mask, 0.0)
-""", "", "weights of a fully padded sequence not zeroed: uniform attention over padding instead of none"),
+        output = output.masked_fill(mask.all(dim=-1, keepdim=True), 0.0)  # sequences with no real key
+""", "", "output of a fully padded sequence not zeroed: uniform attention over padding instead of none"),
     Mutant("attention.keys_from_W_q", SELF, "Q, K, V = self.W_q(x), self.W_k(x), self.W_v(x)",
            "Q, K, V = self.W_q(x), self.W_q(x), self.W_v(x)", "K computed with W_q (copy-paste)"),
     Mutant("attention.multi_head_scale_d_model", MHA, "Q = self.split_heads(self.W_q(x))  # (B, h, T, d_k)",

@@ -25,6 +25,9 @@ MUTANTS: list[Mutant] = [
         for x_proj_t in x_proj.unbind(dim=1):  # one (B, H) slice per time step
             h_prev, h_t = h_t, torch.tanh(torch.addmm(x_proj_t, h_prev, self.W_hh))
 """, "h_t computed from h_{t-2} (the previous state variables updated in the wrong order)"),
+    Mutant("rnn.state_reset_each_step", FWD, STEP,
+           "h_t = torch.tanh(torch.addmm(x_proj_t, torch.zeros_like(h_t), self.W_hh))",
+           "h_{t-1} replaced by zeros at every step: no recurrence at all"),
     Mutant("rnn.bias_missing", FWD, "torch.addmm(self.b_h, x.reshape(B * T, -1), self.W_xh)",
            "(x.reshape(B * T, -1) @ self.W_xh)", "b_h never added"),
     Mutant("rnn.output_bias_missing", FWD, "return h @ self.W_hy + self.b_y", "return h @ self.W_hy",

@@ -30,4 +30,17 @@ MUTANTS: list[Mutant] = [
 """, "the gradients cleared after backward but before the step: the weights never change"),
     Mutant("train_test.step_without_last_time_step", "train_step", "logits = last_time_step(model(inputs))",
            "logits = model(inputs)", "the training step feeds all time steps' logits (B, T, C) to the loss"),
+    Mutant("train_test.grad_clip_ignored", "train_step", """\
+    if grad_clip is not None:
+        nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+""", "", "grad_clip is accepted but the gradients are never clipped"),
+    Mutant("train_test.clip_before_backward", "train_step", """\
+    loss.backward()
+    if grad_clip is not None:
+        nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+""", """\
+    if grad_clip is not None:
+        nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+    loss.backward()
+""", "the gradients clipped before backward (the old, already cleared gradients), not the new ones"),
 ]
