@@ -67,6 +67,12 @@ class CNN(nn.Module):
         self.conv = make_conv(conv, 1, 4, 3, padding=1, stride=1)
         self.fc = nn.Linear(4 * input_size * input_size, num_classes)
         # END SOLUTION
+        # He initialisation for a layer followed by a ReLU (std sqrt(2 / fan_in)) and zero biases. PyTorch's
+        # default for conv layers is about 2.4x smaller; in our 5-epoch runs the learned filters then
+        # lag behind, and the CNN ends about 0.5 % lower on the test set (README, "Results").
+        weight, bias = conv_parameters(self.conv)
+        nn.init.kaiming_normal_(weight, nonlinearity="relu")
+        nn.init.zeros_(bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Logits (B, num_classes) for images x (B, 1, H, W)."""

@@ -20,17 +20,19 @@ import contextlib
 import os
 import resource
 import shutil
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from grading import manifest
 from grading.harness import Rubric, TestResult, grade_folder, tests_for_module
-from grading.mutants import Mutant, MutantError, apply, catalog
+
+if TYPE_CHECKING:  # grading/mutants is not in the autograder zip, which copies grading/*.py only
+    from grading.mutants import Mutant
 
 ALTERNATIVES = Path(__file__).resolve().with_name("alternatives")
 IMPORT_FAILURE = "the test module could not be imported"
@@ -160,6 +162,8 @@ def _short(results: list[TestResult], limit: int = 2) -> str:
 # --- mutants ------------------------------------------------------------------------------------------
 def select_mutants(only: list[str] | None) -> list[Mutant]:
     """The catalog, or the mutants whose name equals or starts with one of ``only`` ("conv", "conv.bias_")."""
+    from grading.mutants import MutantError, catalog
+
     mutants = catalog()
     if not only:
         return mutants
@@ -173,6 +177,8 @@ def select_mutants(only: list[str] | None) -> list[Mutant]:
 def run_mutants(root: Path, source: Path, jobs: int = 2, only: list[str] | None = None,
                 log: Log = _print) -> list[str]:
     """Grade every mutant; log one line each and a summary. Returns the failures (survivors, errors)."""
+    from grading.mutants import MutantError, apply
+
     t0, cpu0 = time.monotonic(), _cpu_seconds()
     mutants = select_mutants(only)
     rubric = Rubric.from_json((source / "rubric.json").read_text())
@@ -280,7 +286,7 @@ def run_alternatives(root: Path, source: Path, jobs: int = 2, only: list[str] | 
                     log(f"          {r.spec.short}: {r.message[:200]}")
             else:
                 log(f"  ok    {o.name:<{width}}  {earned:g}/{points:g} points, {len(o.results)} tests of "
-                    f"{len(o.files)} files ({o.seconds:.0f} s): {alt.description}")
+                    f"{len(o.files)} files ({o.seconds:.0f} s): {alt.description.removeprefix('Correct alternative: ')}")
 
         _run_all(tasks, jobs, report)
     wall, cpu = time.monotonic() - t0, _cpu_seconds() - cpu0
@@ -319,7 +325,7 @@ def cmd_mutants(args: argparse.Namespace) -> int:
 def cmd_alternatives(args: argparse.Namespace) -> int:
     if args.list:
         for a in find_alternatives():
-            print(f"{a.name:<28} {', '.join(a.files)}: {a.description}")
+            print(f"{a.name:<34} {', '.join(a.files)}: {a.description.removeprefix('Correct alternative: ')}")
         return 0
     return _with_source(args, lambda root, source: run_alternatives(root, source, args.jobs, args.only))
 
@@ -339,10 +345,3 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--autograder", type=Path, help="an unpacked autograder folder to reuse (default: build one)")
     p.set_defaults(func=cmd_alternatives)
 
-
-if __name__ == "__main__":
-    parser = argparse.ArgumentParser(prog="python -m grading.accuracy")
-    add_commands(parser.add_subparsers(dest="command", required=True))
-    ns = parser.parse_args()
-    os.chdir(manifest.ROOT)
-    sys.exit(ns.func(ns))

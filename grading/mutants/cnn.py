@@ -31,4 +31,7 @@ MUTANTS: list[Mutant] = [
         weight.data.copy_(filters)
 """, "",
            "the hand-made filters are built but never written into the convolution (random filters stay)"),
+    Mutant("cnn.manual_bias_not_set", "ManualCNN.__init__", """\
+        bias.data.zero_()
+""", "", "the filters are set by hand but the conv biases keep their random initial values"),
 ]

@@ -1,4 +1,5 @@
-"""Correct alternative: four separate gate products per time step (no fused matrices), outputs collected in a preallocated tensor.
+"""Correct alternative: with rnn.py, one time step at a time, every product inside the loop; the LSTM with
+four separate gate products (no fused matrices) and an einsum output layer.
 
 (The rest of this module is the reference.)
 

@@ -1,4 +1,5 @@
-"""Correct alternative: one time step at a time, x_t W_xh + h_{t-1} W_hh + b_h and y_t computed inside the loop.
+"""Correct alternative: with lstm.py, one time step at a time, x_t W_xh + h_{t-1} W_hh + b_h and y_t
+computed inside the loop.
 
 (The rest of this module is the reference.)
 

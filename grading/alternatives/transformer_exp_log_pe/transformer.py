@@ -1,4 +1,5 @@
-"""Correct alternative: the positional encoding with div_term = exp(-2i ln(10000) / d_model) (as in The Annotated Transformer), the table indexed directly in forward, the mask from tokens.eq(0).
+"""Correct alternative: the positional encoding in float32 with div_term = exp(-2i ln(10000) / d_model)
+(as in The Annotated Transformer), the table indexed directly in forward, the mask from tokens.eq(0).
 
 (The rest of this module is the reference.)
 
@@ -35,9 +36,9 @@ def positional_encoding(max_seq_length: int, d_model: int) -> torch.Tensor:
         PE, shape (max_seq_length, d_model), in the default dtype (computed in float64 so that even
         position 511 is exact to float32 precision).
     """
-    position = torch.arange(0, max_seq_length).unsqueeze(1).double()
-    div_term = torch.exp(torch.arange(0, d_model, 2).double() * -(math.log(10000.0) / d_model))
-    pe = torch.zeros(max_seq_length, d_model, dtype=torch.float64)
+    position = torch.arange(0, max_seq_length, dtype=torch.float32).unsqueeze(1)
+    div_term = torch.exp(torch.arange(0, d_model, 2, dtype=torch.float32) * -(math.log(10000.0) / d_model))
+    pe = torch.zeros(max_seq_length, d_model, dtype=torch.float32)
     pe[:, 0::2] = torch.sin(position * div_term)
     pe[:, 1::2] = torch.cos(position * div_term)[:, : d_model // 2]
     return pe.to(torch.get_default_dtype())

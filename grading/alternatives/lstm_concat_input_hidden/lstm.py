@@ -1,0 +1,123 @@
+"""Correct alternative: the LSTM on [x_t, h_{t-1}] concatenated, times one (D + H, 4H) matrix stacked from the
+handout's eight gate matrices at forward time; the three sigmoid gates in one call.
+
+(The rest of this module is the reference.)
+
+Problem 2(a)ii: a long short-term memory network (LSTM) from scratch.
+
+For every time step t = 1..T, with h_0 = 0 and C_0 = 0 (sigma is the logistic sigmoid, * elementwise):
+
+    I_t  = sigma(x_t W_xi + h_{t-1} W_hi + b_i)      input gate
+    F_t  = sigma(x_t W_xf + h_{t-1} W_hf + b_f)      forget gate
+    O_t  = sigma(x_t W_xo + h_{t-1} W_ho + b_o)      output gate
+    C~_t = tanh(x_t W_xc + h_{t-1} W_hc + b_c)       candidate memory cell
+    C_t  = F_t * C_{t-1} + I_t * C~_t                memory cell
+    h_t  = O_t * tanh(C_t)                           hidden state
+    y_t  = h_t W_hy + b_y                            output
+
+``LSTMLayer`` implements it with basic tensor operations (no ``nn.LSTM``, no ``nn.LSTMCell``);
+``LSTM`` puts a word embedding in front of it for the IMDB sentiment task.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from rnn import xavier_parameter
+
+
+class LSTMLayer(nn.Module):
+    """A single-layer LSTM with an output projection at every time step.
+
+    Args:
+        input_size: D, the size of each input vector x_t.
+        hidden_size: H, the size of the hidden state h_t and of the memory cell C_t.
+        output_size: O, the size of each output y_t.
+
+    Parameters (the handout's names; g is one of i, f, o, c):
+        W_xg (D, H), W_hg (H, H), b_g (H,): input, forget and output gates and candidate memory cell.
+        W_hy (H, O), b_y (O,): the output layer.
+
+    Shape:
+        - Input: x of shape (B, T, D), batch first.
+        - Output: (B, T, O), the output y_t at every time step.
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, output_size: int) -> None:
+        super().__init__()
+        self.input_size = input_size
+        self.hidden_size = hidden_size
+        self.output_size = output_size
+        # input gate I_t, forget gate F_t, output gate O_t, candidate memory cell C~_t
+        self.W_xi = xavier_parameter(input_size, hidden_size)
+        self.W_hi = xavier_parameter(hidden_size, hidden_size)
+        self.b_i = nn.Parameter(torch.zeros(hidden_size))
+        self.W_xf = xavier_parameter(input_size, hidden_size)
+        self.W_hf = xavier_parameter(hidden_size, hidden_size)
+        self.b_f = nn.Parameter(torch.zeros(hidden_size))
+        self.W_xo = xavier_parameter(input_size, hidden_size)
+        self.W_ho = xavier_parameter(hidden_size, hidden_size)
+        self.b_o = nn.Parameter(torch.zeros(hidden_size))
+        self.W_xc = xavier_parameter(input_size, hidden_size)
+        self.W_hc = xavier_parameter(hidden_size, hidden_size)
+        self.b_c = nn.Parameter(torch.zeros(hidden_size))
+        # output layer
+        self.W_hy = xavier_parameter(hidden_size, output_size)
+        self.b_y = nn.Parameter(torch.zeros(output_size))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Run the LSTM over all T time steps.
+
+        Args:
+            x: the input sequences, shape (B, T, D).
+
+        Returns:
+            The outputs y_1..y_T, shape (B, T, O).
+        """
+        B, T, _ = x.shape
+        # Hints: the four x_t W_xg + b_g do not depend on h_{t-1}: compute them for all t before the loop.
+        # Concatenating the four gates' matrices side by side, e.g. torch.cat([W_xi, W_xf, W_xo, W_xc], dim=1)
+        # of shape (D, 4H), turns four products into one (and likewise for the W_hg inside the loop); the
+        # gradients still reach the separate parameters. Start from h_0 = C_0 = 0 of shape (B, H). Stack the
+        # h_t once after the loop and apply the output layer to all time steps in one matrix product.
+        H = self.hidden_size
+        gates = ("i", "f", "o", "c")
+        W = torch.cat([torch.cat([getattr(self, f"W_x{g}") for g in gates], dim=1),
+                       torch.cat([getattr(self, f"W_h{g}") for g in gates], dim=1)], dim=0)  # (D + H, 4H)
+        b = torch.cat([getattr(self, f"b_{g}") for g in gates])
+        h = x.new_zeros(B, H)
+        C = x.new_zeros(B, H)
+        outputs = x.new_empty(B, T, self.output_size)
+        for t in range(T):
+            z = torch.cat([x[:, t], h], dim=1) @ W + b  # (B, 4H)
+            I_t, F_t, O_t = torch.sigmoid(z[:, : 3 * H]).split(H, dim=1)
+            C = F_t * C + I_t * torch.tanh(z[:, 3 * H :])
+            h = O_t * torch.tanh(C)
+            outputs[:, t] = h @ self.W_hy + self.b_y
+        return outputs
+
+
+class LSTM(nn.Module):
+    """An LSTM sentiment classifier: word embedding followed by an ``LSTMLayer``.
+
+    Args:
+        vocab_size: number of token ids (id 0 is the padding token PAD).
+        embedding_size: D, the size of each word vector.
+        hidden_size: H, the size of the LSTM's hidden state and memory cell.
+        output_size: O, the number of classes (2 for positive / negative).
+
+    Shape:
+        - Input: tokens, a LongTensor of shape (B, T) of ids in [0, vocab_size).
+        - Output: (B, T, O), the logits at every time step (classify with the last one).
+    """
+
+    def __init__(self, vocab_size: int, embedding_size: int, hidden_size: int, output_size: int) -> None:
+        super().__init__()
+        # padding_idx=0: the PAD token's vector stays zero and receives no gradient.
+        self.embedding = nn.Embedding(vocab_size, embedding_size, padding_idx=0)
+        self.lstm = LSTMLayer(embedding_size, hidden_size, output_size)
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Embed the tokens (B, T) -> (B, T, D), then run the LSTM layer -> (B, T, O)."""
+        return self.lstm(self.embedding(tokens))
