@@ -193,7 +193,8 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
         )
     try:
         checkpoint = torch.load(path, map_location=map_location, weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile) as err:
+    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile,
+            KeyError, IndexError, TypeError, AttributeError) as err:  # what torch's unpickler raises on junk
         # torch's own message is long and suggests weights_only=False, which would run code from the file
         raise CheckpointError(
             f"{path} is not a readable PyTorch checkpoint (corrupt, truncated, or not written by torch.save "
