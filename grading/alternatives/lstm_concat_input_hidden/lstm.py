@@ -24,7 +24,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from rnn import xavier_parameter
+from rnn import word_embedding, xavier_parameter
 
 
 class LSTMLayer(nn.Module):
@@ -115,7 +115,7 @@ class LSTM(nn.Module):
     def __init__(self, vocab_size: int, embedding_size: int, hidden_size: int, output_size: int) -> None:
         super().__init__()
         # padding_idx=0: the PAD token's vector stays zero and receives no gradient.
-        self.embedding = nn.Embedding(vocab_size, embedding_size, padding_idx=0)
+        self.embedding = word_embedding(vocab_size, embedding_size)
         self.lstm = LSTMLayer(embedding_size, hidden_size, output_size)
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:

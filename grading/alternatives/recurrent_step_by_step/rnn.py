@@ -31,6 +31,21 @@ def xavier_parameter(fan_in: int, fan_out: int) -> nn.Parameter:
     return nn.Parameter(weight)
 
 
+def word_embedding(vocab_size: int, embedding_size: int, std: float = 0.1) -> nn.Embedding:
+    """An ``nn.Embedding`` for token ids, PAD = 0, with word vectors drawn from N(0, std^2).
+
+    ``padding_idx=0``: the PAD vector is zero and receives no gradient. The small std matters:
+    ``nn.Embedding`` draws from N(0, 1), and Adam moves each entry by about the learning rate
+    (1e-3) per step, so in a few hundred steps such word vectors barely change and the recurrent
+    layer memorises noise instead (IMDB long reviews, validation accuracy 69 % vs 82 %; README).
+    """
+    embedding = nn.Embedding(vocab_size, embedding_size, padding_idx=0)
+    with torch.no_grad():
+        embedding.weight.normal_(0.0, std)
+        embedding.weight[0].zero_()
+    return embedding
+
+
 class RNNLayer(nn.Module):
     """A single-layer Elman RNN with an output projection at every time step.
 
@@ -98,7 +113,7 @@ class RNN(nn.Module):
     def __init__(self, vocab_size: int, embedding_size: int, hidden_size: int, output_size: int) -> None:
         super().__init__()
         # padding_idx=0: the PAD token's vector stays zero and receives no gradient.
-        self.embedding = nn.Embedding(vocab_size, embedding_size, padding_idx=0)
+        self.embedding = word_embedding(vocab_size, embedding_size)
         self.rnn = RNNLayer(embedding_size, hidden_size, output_size)
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
