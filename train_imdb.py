@@ -129,7 +129,7 @@ def append_summary(path: Path, row: dict[str, object]) -> None:
     """Add one run to the summary CSV (header written when the file is new)."""
     is_new = not path.is_file()
     with open(path, "a", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=SUMMARY_COLUMNS)
+        writer = csv.DictWriter(f, fieldnames=SUMMARY_COLUMNS, lineterminator="\n")
         if is_new:
             writer.writeheader()
         writer.writerow({k: row.get(k) for k in SUMMARY_COLUMNS})
