@@ -68,6 +68,13 @@ class CNN(nn.Module):
         # Build the convolution with make_conv(conv, ...) so that --conv faster uses your FasterConv2d.
         self.conv = make_conv(conv, 1, 4, 3, padding=1, stride=1)
         self.fc = nn.Linear(4 * input_size * input_size, num_classes)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """He initialisation of the conv filters, zero conv biases (given code, as in the reference)."""
+        weight, bias = conv_parameters(self.conv)
+        nn.init.kaiming_normal_(weight, nonlinearity="relu")
+        nn.init.zeros_(bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Logits (B, num_classes) for images x (B, 1, H, W)."""
@@ -85,6 +92,9 @@ class ManualCNN(CNN):
     cross-correlation, so a filter is applied as written, not flipped.
     Arguments and shapes as ``CNN``.
     """
+
+    def reset_parameters(self) -> None:
+        """Nothing to initialise for training: the filters and biases are set by hand below."""
 
     def __init__(self, num_classes: int = 10, input_size: int = 28, conv: str = "torch") -> None:
         super().__init__(num_classes, input_size, conv)
