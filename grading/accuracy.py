@@ -29,13 +29,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from grading import manifest
-from grading.harness import Rubric, TestResult, grade_folder, tests_for_module
+from grading.harness import IMPORT_FAILURE, Rubric, TestResult, grade_folder, tests_for_module
 
 if TYPE_CHECKING:  # grading/mutants is not in the autograder zip, which copies grading/*.py only
     from grading.mutants import Mutant
 
 ALTERNATIVES = Path(__file__).resolve().with_name("alternatives")
-IMPORT_FAILURE = "the test module could not be imported"
 
 Log = Callable[[str], None]
 
@@ -174,10 +173,24 @@ def select_mutants(only: list[str] | None) -> list[Mutant]:
     return chosen
 
 
+def _course_copy(course: Path, submission: Path, dest: Path) -> Path:
+    """``course`` with the student files of ``submission`` over its starter stubs (what the harness grades)."""
+    shutil.copytree(course, dest, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    for path in submission.iterdir():
+        shutil.copyfile(path, dest / path.name)
+    return dest
+
+
 def run_mutants(root: Path, source: Path, jobs: int = 2, only: list[str] | None = None,
-                log: Log = _print) -> list[str]:
-    """Grade every mutant; log one line each and a summary. Returns the failures (survivors, errors)."""
+                log: Log = _print, harness: bool = False) -> list[str]:
+    """Grade every mutant; log one line each and a summary. Returns the failures (survivors, errors).
+
+    By default each mutant runs in a process forked from a server with torch imported
+    (``grading/quickrun.py``) and stops at its first failing test; ``harness=True`` grades it with
+    the autograder's full harness instead (every test, a fresh interpreter each: about 3x slower).
+    """
     from grading.mutants import MutantError, apply
+    from grading.quickrun import Run, run_all
 
     t0, cpu0 = time.monotonic(), _cpu_seconds()
     mutants = select_mutants(only)
@@ -189,8 +202,11 @@ def run_mutants(root: Path, source: Path, jobs: int = 2, only: list[str] | None 
     with tempfile.TemporaryDirectory(prefix="grading-mutants-") as tmp_:
         tmp = Path(tmp_)
         tasks: list[tuple[str, Callable[[], Outcome]]] = []
-        # the slowest modules first, so that the two workers finish together
-        order = {"conv": 0, "lstm": 1, "rnn": 2, "cnn": 3, "train_test": 4, "transformer": 5, "attention": 6}
+        runs: list[Run] = []
+        files_of: dict[str, list[str]] = {}
+        # the slowest modules first, so that the workers finish together
+        order = {"conv": 0, "data": 1, "lstm": 2, "rnn": 3, "cnn": 4, "train_test": 5, "transformer": 6,
+                 "attention": 7}
         for m in sorted(mutants, key=lambda m: order.get(m.module, 9)):
             try:
                 text = apply(m, (root / m.file).read_text(encoding="utf-8"))
@@ -198,11 +214,17 @@ def run_mutants(root: Path, source: Path, jobs: int = 2, only: list[str] | None 
                 failures.append(str(err))
                 log(f"  ERROR     {m.name:<{width}}  {err}")
                 continue
-            sub = _submission(root, student, tmp / m.name, {m.file: text})
-            files = module_test_files(rubric, m.module)
-            tasks.append((m.name, lambda m=m, sub=sub, files=files: _grade(m.name, course, rubric, student, sub,
-                                                                           files)))
-        log(f"[mutants] grading {len(tasks)} mutants, {jobs} at a time, each with the graded tests of its module")
+            sub = _submission(root, student, tmp / "submissions" / m.name, {m.file: text})
+            files = files_of[m.name] = module_test_files(rubric, m.module)
+            if harness:
+                tasks.append((m.name, lambda m=m, sub=sub, files=files: _grade(m.name, course, rubric, student,
+                                                                               sub, files)))
+            else:
+                work = _course_copy(course, sub, tmp / "courses" / m.name)
+                runs.append(Run(m.name, work, [s.nodeid for s in rubric.select(files)]))
+        how = ("with the full harness, every graded test of its module" if harness else
+               "each in a forked process, until the first graded test of its module that fails")
+        log(f"[mutants] grading {len(tasks) + len(runs)} mutants, {jobs} at a time, {how}")
 
         def report(k: int, o: Outcome) -> None:
             n = len(o.results)
@@ -212,17 +234,29 @@ def run_mutants(root: Path, source: Path, jobs: int = 2, only: list[str] | None 
             elif o.broken:
                 failures.append(f"mutant {o.name} does not import: {o.failed[0].message}")
                 log(f"  BROKEN    {o.name:<{width}}  the mutated module does not import: {o.failed[0].message}")
-            elif o.failed:
+            elif o.failed and harness:
                 log(f"  killed    {o.name:<{width}}  by {len(o.failed):>2}/{n} tests: {_short(o.failed)} "
                     f"({o.seconds:.0f} s)")
+            elif o.failed:
+                log(f"  killed    {o.name:<{width}}  by {o.failed[0].spec.short} ({o.failed[0].status}; "
+                    f"test {n} of {len(rubric.select(o.files))}, {o.seconds:.1f} s)")
             else:
                 mutant = next(m for m in mutants if m.name == o.name)
                 failures.append(f"mutant {o.name} SURVIVED: {mutant.mistake}")
                 log(f"  SURVIVED  {o.name:<{width}}  all {n} tests of {', '.join(o.files)} pass: "
                     f"{mutant.mistake}")
 
-        _run_all(tasks, jobs, report)
-    wall, cpu = time.monotonic() - t0, _cpu_seconds() - cpu0
+        forked_cpu = 0.0
+        if harness:
+            _run_all(tasks, jobs, report)
+        else:
+            done = iter(range(1, len(runs) + 1))
+
+            def quick_report(run: Run, results: list[TestResult], seconds: float) -> None:
+                report(next(done), Outcome(run.name, files_of[run.name], results, seconds))
+
+            forked_cpu = run_all(runs, rubric, jobs, quick_report)
+    wall, cpu = time.monotonic() - t0, _cpu_seconds() - cpu0 + forked_cpu
     per_module = {}
     for m in mutants:
         per_module[m.module] = per_module.get(m.module, 0) + 1
@@ -319,7 +353,8 @@ def cmd_mutants(args: argparse.Namespace) -> int:
         for m in select_mutants(args.only):
             print(f"{m.name:<44} {m.file}:{m.function}: {m.mistake}")
         return 0
-    return _with_source(args, lambda root, source: run_mutants(root, source, args.jobs, args.only))
+    return _with_source(args, lambda root, source: run_mutants(root, source, args.jobs, args.only,
+                                                               harness=args.harness))
 
 
 def cmd_alternatives(args: argparse.Namespace) -> int:
@@ -336,6 +371,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("only", nargs="*", help="only these mutants or modules (e.g. conv, attention.no_scaling)")
     p.add_argument("--jobs", type=int, default=2, help="mutants graded at a time (default: 2)")
     p.add_argument("--list", action="store_true", help="list the catalog and exit")
+    p.add_argument("--harness", action="store_true",
+                   help="grade each mutant with the autograder's full harness and every test (slower)")
     p.add_argument("--autograder", type=Path, help="an unpacked autograder folder to reuse (default: build one)")
     p.set_defaults(func=cmd_mutants)
     p = sub.add_parser("alternatives", help="grade the correct alternative implementations: each must get full marks")

@@ -53,6 +53,10 @@ SKIP_DIRS = {"__MACOSX", "__pycache__", ".git", ".venv", "venv", "node_modules",
 VISIBLE, HIDDEN = "visible", "after_published"
 
 
+#: How a failed import of a test module (e.g. a submission with a syntax error) starts its message.
+IMPORT_FAILURE = "the test module could not be imported"
+
+
 def truncate(text: str, limit: int) -> str:
     """Keep the head and the tail of long text."""
     if len(text) <= limit:
@@ -657,7 +661,7 @@ def _run_group(course: Path, specs: list[TestSpec], rubric: Rubric, user: tuple[
                           if ln.lstrip("E ").strip()), "import failed")
             for s in remaining:
                 if s.file == file and s.nodeid not in results:
-                    results[s.nodeid] = TestResult(s, "failed", f"the test module could not be imported: {first}",
+                    results[s.nodeid] = TestResult(s, "failed", f"{IMPORT_FAILURE}: {first}",
                                                    message)
         if att.current in by_id and att.current not in results:
             spec = by_id[att.current]
