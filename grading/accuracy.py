@@ -1,16 +1,19 @@
 """How accurate the grader is: ``python -m grading mutants`` and ``python -m grading alternatives``.
 
 - **Mutants** (``grading/mutants/``): each is one real student mistake applied to a copy of the
-  reference. It is graded with the autograder's harness on the graded tests (public and hidden) of
-  the module it changes -- ``tests/<module>_tests.py`` and ``tests/<module>_hidden_tests.py`` -- and
-  must fail at least one of them ("killed"); a mutant that passes them all has SURVIVED: strengthen
-  the tests, never delete the mutant.
+  reference. It is run against the graded tests (public and hidden) of the module it changes --
+  ``tests/<module>_tests.py`` and ``tests/<module>_hidden_tests.py`` -- in the autograder's course
+  and must fail at least one of them ("killed"); a mutant that passes them all has SURVIVED:
+  strengthen the tests, never delete the mutant. Mutants are trusted code, so by default each runs in
+  a process forked from a server that has torch imported, until its first failing test
+  (``grading/quickrun.py``); ``--harness`` grades them with the full harness instead.
 - **Alternatives** (``grading/alternatives/<name>/<module>.py``): correct implementations written
   differently from the reference. Each is graded with every graded test that imports the modules it
   replaces (directly or through another module) and must get full marks.
 
 Both build the autograder's course once (or reuse the one ``check`` built) and grade several
 submissions at a time (``--jobs``, one test process each). Both exit non-zero on any failure.
+Alternatives always go through the harness: "full marks" must mean what the autograder would give.
 """
 
 from __future__ import annotations

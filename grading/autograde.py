@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import pwd
 import sys
 import time
 import traceback
@@ -52,6 +53,15 @@ def run(root: Path, jobs: int = 1, select: list[str] | None = None, budget: floa
     return data, report
 
 
+def _who_ran_the_tests() -> str:
+    if os.geteuid() != 0:
+        return f"the current user (uid {os.geteuid()})"
+    user = grading_user()  # cached: the same answer the harness got
+    if user is None:
+        return "root: no unprivileged user can run this Python (see the warning above)"
+    return f"the unprivileged user {pwd.getpwuid(user[0]).pw_name} (uid {user[0]})"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Grade /autograder/submission (Gradescope's run_autograder).")
     parser.add_argument("--root", type=Path, default=Path("/autograder"), help="the autograder root folder")
@@ -60,6 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     data, _ = run(args.root.resolve(), jobs=args.jobs)
     print(rubric_table(data))
     print(data.get("output", ""))
+    print(f"The tests ran as {_who_ran_the_tests()}.")  # stdout: instructors only
     return 0
 
 

@@ -41,8 +41,8 @@ python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' || {{
     echo "setup.sh: the pinned packages need Python >= 3.11: choose the Ubuntu 24.04 base image" >&2; exit 1; }}
 python3 -m venv {venv}
 {venv}/bin/pip install --quiet --upgrade pip
-# CPU-only torch: a few hundred MB instead of several GB of CUDA libraries.
-{venv}/bin/pip install --quiet --index-url {index} {torch_pins}
+# CPU-only torch: a few hundred MB instead of several GB of CUDA libraries (TORCH_INDEX: another index).
+{venv}/bin/pip install --quiet --index-url "${{TORCH_INDEX:-{index}}}" {torch_pins}
 {venv}/bin/pip install --quiet -r requirements.txt
 chmod -R a+rX {venv} .
 # the tests run as this unprivileged user (run_autograder creates it too if missing)
