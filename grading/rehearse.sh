@@ -10,7 +10,7 @@
 #   TORCH_INDEX=https://pypi.org/simple   where setup.sh takes torch from when the PyTorch CPU index is
 #                                         out of reach (then a CUDA build: slower to install, same results)
 set -euo pipefail
-zip=$(realpath "${1:-dist/autograder.zip}")
+zip=$(realpath -m "${1:-dist/autograder.zip}")
 repo=$(cd "$(dirname "$0")/.." && pwd)
 [ "$(id -u)" = 0 ] || { echo "rehearse.sh: run it as root (setup.sh installs into /opt, the tests drop to user student)" >&2; exit 1; }
 [ -f "$zip" ] || { echo "rehearse.sh: no $zip; build it with: python -m grading autograder" >&2; exit 1; }

@@ -283,3 +283,12 @@ def test_tests_for_module_selects_by_import():
     assert harness.tests_for_module(COURSE, "mini") == ["tests/mini_tests.py"]
     assert harness.tests_for_module(COURSE, "other") == ["tests/other_tests.py"]
     assert harness.tests_for_module(COURSE, "torch") == ["tests/mini_tests.py"]
+
+
+def test_rehearse_script_parses_and_refuses_a_missing_zip(tmp_path):
+    """grading/rehearse.sh (run by hand: it installs /opt/ps3-venv) at least parses and fails clearly."""
+    script = Path(__file__).parents[1] / "rehearse.sh"
+    assert subprocess.run(["bash", "-n", str(script)], capture_output=True).returncode == 0
+    proc = subprocess.run(["bash", str(script), str(tmp_path / "none.zip")], capture_output=True, text=True)
+    assert proc.returncode == 1 and proc.stderr.startswith("rehearse.sh: "), proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
