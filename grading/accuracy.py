@@ -20,12 +20,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import resource
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +32,7 @@ from typing import TYPE_CHECKING
 
 from grading import manifest
 from grading.harness import IMPORT_FAILURE, Rubric, TestResult, grade_folder, tests_for_module
+from grading.quickrun import Run, environment, run_all
 
 if TYPE_CHECKING:  # grading/mutants is not in the autograder zip, which copies grading/*.py only
     from grading.mutants import Mutant
@@ -140,19 +140,9 @@ def _cpu_seconds() -> float:
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
-@contextlib.contextmanager
-def _one_thread_per_process() -> Iterator[None]:
+def _one_thread_per_process() -> contextlib.AbstractContextManager[None]:
     """Each test process on one thread (unless set already): several run at once on few cores."""
-    saved = {k: os.environ.get(k) for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")}
-    for key, value in saved.items():
-        if value is None:
-            os.environ[key] = "1"
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
+    return environment({"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}, keep_set=True)
 
 
 def _short(results: list[TestResult], limit: int = 2) -> str:
@@ -193,7 +183,6 @@ def run_mutants(root: Path, source: Path, jobs: int = 2, only: list[str] | None 
     the autograder's full harness instead (every test, a fresh interpreter each: about 3x slower).
     """
     from grading.mutants import MutantError, apply
-    from grading.quickrun import Run, run_all
 
     t0, cpu0 = time.monotonic(), _cpu_seconds()
     mutants = select_mutants(only)
@@ -294,10 +283,15 @@ def run_alternatives(root: Path, source: Path, jobs: int = 2, only: list[str] | 
                      log: Log = _print) -> list[str]:
     """Grade every alternative; each must get full marks. Returns the failures."""
     t0, cpu0 = time.monotonic(), _cpu_seconds()
+    student = manifest.student_files(root)
+    found = find_alternatives(student=student)
+    unknown = sorted(set(only or ()) - {a.name for a in found})
+    if unknown:
+        log(f"[alternatives] no alternative named {', '.join(unknown)}; see python -m grading alternatives --list")
+        return [f"unknown alternative {name}" for name in unknown]
     rubric = Rubric.from_json((source / "rubric.json").read_text())
     course = source / "course"
-    student = manifest.student_files(root)
-    alternatives = [a for a in find_alternatives(student=student) if not only or a.name in only]
+    alternatives = [a for a in found if not only or a.name in only]
     width = max((len(a.name) for a in alternatives), default=0)
     failures: list[str] = []
     with tempfile.TemporaryDirectory(prefix="grading-alternatives-") as tmp_:

@@ -116,9 +116,10 @@ def _results(run: Run, rubric: Rubric, data: dict | None, why: str) -> list[Test
 
 
 @contextlib.contextmanager
-def _environment() -> Iterator[None]:
-    saved = {k: os.environ.get(k) for k in ENV}
-    os.environ.update(ENV)
+def environment(values: dict[str, str], keep_set: bool = False) -> Iterator[None]:
+    """Set environment variables for the duration (``keep_set``: leave those already set alone)."""
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update({k: v for k, v in values.items() if not (keep_set and saved[k] is not None)})
     try:
         yield
     finally:
@@ -140,7 +141,7 @@ def run_all(runs: list[Run], rubric: Rubric, jobs: int, report: Callable[[Run, l
     pending = deque(runs)
     cpu = 0.0
     running: dict[int, tuple[Run, multiprocessing.process.BaseProcess, float, Path]] = {}
-    with _environment():
+    with environment(ENV):
         while pending or running:
             while pending and len(running) < max(1, jobs):
                 run = pending.popleft()

@@ -15,7 +15,13 @@ import pytest
 
 from grading import harness, manifest
 from grading.__main__ import main
-from grading.accuracy import ALTERNATIVES, find_alternatives, module_test_files, select_mutants
+from grading.accuracy import (
+    ALTERNATIVES,
+    find_alternatives,
+    module_test_files,
+    run_alternatives,
+    select_mutants,
+)
 from grading.mutants import MODULES, Mutant, MutantError, apply, catalog, locate
 
 ROOT = manifest.ROOT
@@ -146,3 +152,10 @@ def test_cli_lists_the_catalog(capsys: pytest.CaptureFixture[str]):
     assert len(out.strip().splitlines()) == len(CATALOG) and "conv.flipped_filters" in out
     assert main(["alternatives", "--list"]) == 0
     assert "conv_as_strided_einsum" in capsys.readouterr().out
+
+
+def test_an_unknown_alternative_name_is_an_error_not_an_empty_pass(tmp_path):
+    lines: list[str] = []
+    failures = run_alternatives(ROOT, tmp_path, only=["no_such_alternative"], log=lines.append)
+    assert failures == ["unknown alternative no_such_alternative"]
+    assert "--list" in lines[-1]
