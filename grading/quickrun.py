@@ -64,8 +64,8 @@ def _child(work: str, nodeids: list[str], out: str, timeout: float, maxfail: int
             if seen is not None and seen["outcome"] != "passed":
                 return  # the first failure (setup, call or teardown) is the one to report
             if report.failed or report.skipped:
-                outcomes[report.nodeid] = {"outcome": report.outcome, "message": truncate(str(report.longrepr), 3000),
-                                           "duration": report.duration}
+                outcomes[report.nodeid] = {"outcome": report.outcome, "duration": report.duration,
+                                           "message": truncate(str(report.longrepr), 3000)}
             elif report.when == "call":
                 outcomes[report.nodeid] = {"outcome": "passed", "message": "", "duration": report.duration}
 
