@@ -1,4 +1,5 @@
-"""Helpers shared by the graded tests: trusted comparisons and the from-scratch guard.
+"""Helpers shared by the graded tests: trusted comparisons, the from-scratch guard, and the recurrent
+layers' reference (torch's module with copied weights).
 
 Everything a test compares with is captured here at import time, before any student module is
 imported, so a submission that patches ``torch.allclose`` (or any other torch function) cannot
@@ -13,6 +14,7 @@ import sys
 from collections.abc import Callable, Iterable, Iterator
 
 import torch
+from torch import nn
 from torch.overrides import TorchFunctionMode
 from torch.utils._python_dispatch import TorchDispatchMode
 
@@ -244,3 +246,48 @@ def forbid_builtins(who: str, groups: Iterable[str] = ("conv",)) -> Iterator[Non
     finally:
         for owner, attr, value in reversed(applied):
             setattr(owner, attr, value)
+
+
+# --- the RNN and LSTM tests: a random layer, and torch's module with the same weights -------------
+def make_random_layer(cls: type[nn.Module], D: int, H: int, O: int,
+                      shapes: dict[str, tuple[int, ...]]) -> nn.Module:
+    """``cls(D, H, O)`` in float64, after checking it has an ``nn.Parameter`` of each shape in ``shapes``;
+    every one of them is then set to random values (zero biases would hide bias mistakes)."""
+    torch.set_default_dtype(torch.float64)
+    layer = cls(D, H, O)
+    who = f"{cls.__name__}({D}, {H}, {O})"
+    for name, shape in shapes.items():
+        p = getattr(layer, name, None)
+        assert isinstance(p, nn.Parameter), f"{who} needs an nn.Parameter named {name}"
+        assert tuple(p.shape) == shape, f"{who}.{name}: expected shape {shape}, got {tuple(p.shape)}"
+    with torch.no_grad():
+        for name in shapes:
+            p = getattr(layer, name)
+            p.copy_(torch.randn(p.shape) * 0.6)
+    return layer
+
+
+def run_reference(ref: nn.Module, layer: nn.Module, x: torch.Tensor,
+                  grad_out: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """y = ref(x) W_hy + b_y with ``layer``'s output layer, from h_0 = 0; backpropagates ``grad_out``.
+
+    Returns y and the gradients of W_hy, b_y and x; those of ``ref``'s own weights are in their ``.grad``.
+    """
+    W_hy = layer.W_hy.detach().clone().requires_grad_(True)
+    b_y = layer.b_y.detach().clone().requires_grad_(True)
+    x = x.detach().clone().requires_grad_(True)
+    h, _ = ref(x)  # (B, T, H)
+    y = h @ W_hy + b_y
+    (y * grad_out).sum().backward()
+    return y.detach(), {"W_hy": W_hy.grad, "b_y": b_y.grad, "x": x.grad}
+
+
+def assert_gradients_match(layer: nn.Module, x: torch.Tensor, names: tuple[str, ...],
+                           expected: dict[str, torch.Tensor], *, case: str, atol: float, rtol: float) -> None:
+    """Every parameter in ``names`` and the input ``x`` got the expected gradient."""
+    who = type(layer).__name__
+    for name in names:
+        grad = getattr(layer, name).grad
+        assert grad is not None, f"[{case}] {who}.{name} received no gradient: is it used in forward?"
+        assert_close(grad, expected[name], case=case, what=f"gradient of {name}", atol=atol, rtol=rtol)
+    assert_close(x.grad, expected["x"], case=case, what="gradient of the input x", atol=atol, rtol=rtol)

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 import lstm
-from tests.helpers import assert_close
+from tests.helpers import assert_close, assert_gradients_match, make_random_layer, run_reference
 
 # (B, T, D, H, O); D != H so that swapping W_x* and W_h* cannot go unnoticed
 CASES = {
@@ -28,23 +28,11 @@ PARAMETERS = tuple(f"{kind}{g}" for g in "ifoc" for kind in ("W_x", "W_h", "b_")
 
 
 def _make_layer(D: int, H: int, O: int) -> lstm.LSTMLayer:
-    """A float64 LSTMLayer with random weights AND biases (zero biases would hide bias mistakes)."""
-    torch.set_default_dtype(torch.float64)
-    layer = lstm.LSTMLayer(D, H, O)
-    expected_shapes = {"W_hy": (H, O), "b_y": (O,)}
+    """A float64 LSTMLayer with random weights AND biases."""
+    shapes = {"W_hy": (H, O), "b_y": (O,)}
     for g in "ifoc":
-        expected_shapes.update({f"W_x{g}": (D, H), f"W_h{g}": (H, H), f"b_{g}": (H,)})
-    for name, shape in expected_shapes.items():
-        p = getattr(layer, name, None)
-        assert isinstance(p, nn.Parameter), f"LSTMLayer({D}, {H}, {O}) needs an nn.Parameter named {name}"
-        assert tuple(p.shape) == shape, (
-            f"LSTMLayer({D}, {H}, {O}).{name}: expected shape {shape}, got {tuple(p.shape)}"
-        )
-    with torch.no_grad():
-        for name in PARAMETERS:
-            p = getattr(layer, name)
-            p.copy_(torch.randn(p.shape) * 0.6)
-    return layer
+        shapes.update({f"W_x{g}": (D, H), f"W_h{g}": (H, H), f"b_{g}": (H,)})
+    return make_random_layer(lstm.LSTMLayer, D, H, O, shapes)
 
 
 def _torch_reference(layer: lstm.LSTMLayer, x: torch.Tensor, grad_out: torch.Tensor):
@@ -56,19 +44,13 @@ def _torch_reference(layer: lstm.LSTMLayer, x: torch.Tensor, grad_out: torch.Ten
         ref.weight_hh_l0.copy_(torch.cat([getattr(layer, f"W_h{g}").T for g in TORCH_GATE_ORDER]))
         ref.bias_ih_l0.copy_(torch.cat([getattr(layer, f"b_{g}") for g in TORCH_GATE_ORDER]))
         ref.bias_hh_l0.zero_()
-    W_hy = layer.W_hy.detach().clone().requires_grad_(True)
-    b_y = layer.b_y.detach().clone().requires_grad_(True)
-    x = x.detach().clone().requires_grad_(True)
-    h, _ = ref(x)  # (B, T, H), h_0 = C_0 = 0
-    y = h @ W_hy + b_y
-    (y * grad_out).sum().backward()
-    grads = {"W_hy": W_hy.grad, "b_y": b_y.grad, "x": x.grad}
+    y, grads = run_reference(ref, layer, x, grad_out)  # h_0 = C_0 = 0
     for k, g in enumerate(TORCH_GATE_ORDER):
         rows = slice(k * H, (k + 1) * H)
         grads[f"W_x{g}"] = ref.weight_ih_l0.grad[rows].T
         grads[f"W_h{g}"] = ref.weight_hh_l0.grad[rows].T
         grads[f"b_{g}"] = ref.bias_ih_l0.grad[rows]
-    return y.detach(), grads
+    return y, grads
 
 
 @pytest.mark.points(1, part="2.a.ii")
@@ -96,11 +78,7 @@ def test_lstm_layer_gradients_match_torch(case, from_scratch):
     x = x.clone().requires_grad_(True)
     with from_scratch("LSTMLayer", "rnn"):
         (layer(x) * grad_out).sum().backward()
-    for name in PARAMETERS:
-        grad = getattr(layer, name).grad
-        assert grad is not None, f"[{case}] LSTMLayer.{name} received no gradient: is it used in forward?"
-        assert_close(grad, expected[name], case=case, what=f"gradient of {name}", atol=1e-10, rtol=1e-8)
-    assert_close(x.grad, expected["x"], case=case, what="gradient of the input x", atol=1e-10, rtol=1e-8)
+    assert_gradients_match(layer, x, PARAMETERS, expected, case=case, atol=1e-10, rtol=1e-8)
 
 
 @pytest.mark.points(1, part="2.a.ii")

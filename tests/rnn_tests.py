@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 import rnn
-from tests.helpers import assert_close
+from tests.helpers import assert_close, assert_gradients_match, make_random_layer, run_reference
 
 # (B, T, D, H, O); D != H so that swapping W_xh and W_hh cannot go unnoticed
 CASES = {
@@ -25,21 +25,9 @@ PARAMETERS = ("W_xh", "W_hh", "b_h", "W_hy", "b_y")
 
 
 def _make_layer(D: int, H: int, O: int) -> rnn.RNNLayer:
-    """A float64 RNNLayer with random weights AND biases (zero biases would hide bias mistakes)."""
-    torch.set_default_dtype(torch.float64)
-    layer = rnn.RNNLayer(D, H, O)
-    expected_shapes = {"W_xh": (D, H), "W_hh": (H, H), "b_h": (H,), "W_hy": (H, O), "b_y": (O,)}
-    for name, shape in expected_shapes.items():
-        p = getattr(layer, name, None)
-        assert isinstance(p, nn.Parameter), f"RNNLayer({D}, {H}, {O}) needs an nn.Parameter named {name}"
-        assert tuple(p.shape) == shape, (
-            f"RNNLayer({D}, {H}, {O}).{name}: expected shape {shape}, got {tuple(p.shape)}"
-        )
-    with torch.no_grad():
-        for name in PARAMETERS:
-            p = getattr(layer, name)
-            p.copy_(torch.randn(p.shape) * 0.6)
-    return layer
+    """A float64 RNNLayer with random weights AND biases."""
+    shapes = {"W_xh": (D, H), "W_hh": (H, H), "b_h": (H,), "W_hy": (H, O), "b_y": (O,)}
+    return make_random_layer(rnn.RNNLayer, D, H, O, shapes)
 
 
 def _torch_reference(layer: rnn.RNNLayer, x: torch.Tensor, grad_out: torch.Tensor):
@@ -51,21 +39,9 @@ def _torch_reference(layer: rnn.RNNLayer, x: torch.Tensor, grad_out: torch.Tenso
         ref.weight_hh_l0.copy_(layer.W_hh.T)
         ref.bias_ih_l0.copy_(layer.b_h)
         ref.bias_hh_l0.zero_()
-    W_hy = layer.W_hy.detach().clone().requires_grad_(True)
-    b_y = layer.b_y.detach().clone().requires_grad_(True)
-    x = x.detach().clone().requires_grad_(True)
-    h, _ = ref(x)  # (B, T, H), h_0 = 0
-    y = h @ W_hy + b_y
-    (y * grad_out).sum().backward()
-    grads = {
-        "W_xh": ref.weight_ih_l0.grad.T,
-        "W_hh": ref.weight_hh_l0.grad.T,
-        "b_h": ref.bias_ih_l0.grad,
-        "W_hy": W_hy.grad,
-        "b_y": b_y.grad,
-        "x": x.grad,
-    }
-    return y.detach(), grads
+    y, grads = run_reference(ref, layer, x, grad_out)
+    grads.update(W_xh=ref.weight_ih_l0.grad.T, W_hh=ref.weight_hh_l0.grad.T, b_h=ref.bias_ih_l0.grad)
+    return y, grads
 
 
 @pytest.mark.points(1, part="2.a.i")
@@ -93,11 +69,7 @@ def test_rnn_layer_gradients_match_torch(case, from_scratch):
     x = x.clone().requires_grad_(True)
     with from_scratch("RNNLayer", "rnn"):
         (layer(x) * grad_out).sum().backward()
-    for name in PARAMETERS:
-        grad = getattr(layer, name).grad
-        assert grad is not None, f"[{case}] RNNLayer.{name} received no gradient: is it used in forward?"
-        assert_close(grad, expected[name], case=case, what=f"gradient of {name}", atol=1e-10, rtol=1e-8)
-    assert_close(x.grad, expected["x"], case=case, what="gradient of the input x", atol=1e-10, rtol=1e-8)
+    assert_gradients_match(layer, x, PARAMETERS, expected, case=case, atol=1e-10, rtol=1e-8)
 
 
 @pytest.mark.points(1, part="2.a.i")
