@@ -180,7 +180,7 @@ def run_mutants(root: Path, source: Path, jobs: int = 2, only: list[str] | None 
 
     By default each mutant runs in a process forked from a server with torch imported
     (``grading/quickrun.py``) and stops at its first failing test; ``harness=True`` grades it with
-    the autograder's full harness instead (every test, a fresh interpreter each: about 3x slower).
+    the autograder's full harness instead (every test, a fresh interpreter each: about 4x the CPU time).
     """
     from grading.mutants import MutantError, apply
 
