@@ -8,8 +8,9 @@
   a process forked from a server that has torch imported, until its first failing test
   (``grading/quickrun.py``); ``--harness`` grades them with the full harness instead.
 - **Alternatives** (``grading/alternatives/<name>/<module>.py``): correct implementations written
-  differently from the reference. Each is graded with every graded test that imports the modules it
-  replaces (directly or through another module) and must get full marks.
+  differently from the reference. Each file holds only the functions and methods written differently;
+  ``splice`` puts them into the reference module. Each is graded with every graded test that imports
+  the modules it replaces (directly or through another module) and must get full marks.
 
 Both build the autograder's course once (or reuse the one ``check`` built) and grade several
 submissions at a time (``--jobs``, one test process each). Both exit non-zero on any failure.
@@ -19,6 +20,7 @@ Alternatives always go through the harness: "full marks" must mean what the auto
 from __future__ import annotations
 
 import argparse
+import ast
 import contextlib
 import resource
 import shutil
@@ -262,10 +264,63 @@ def run_mutants(root: Path, source: Path, jobs: int = 2, only: list[str] | None 
 
 
 # --- alternatives ---------------------------------------------------------------------------------------
+def _definitions(tree: ast.Module) -> dict[str, ast.FunctionDef | ast.AsyncFunctionDef]:
+    """Top-level functions by name and methods by ``Class.method``."""
+    found: dict[str, ast.FunctionDef | ast.AsyncFunctionDef] = {}
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            found[node.name] = node
+        elif isinstance(node, ast.ClassDef):
+            for sub in node.body:
+                if isinstance(sub, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                    found[f"{node.name}.{sub.name}"] = sub
+    return found
+
+
+def _span(node: ast.stmt) -> tuple[int, int]:
+    """0-based [start, end) line range of a definition, its decorators included."""
+    start = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
+    return start - 1, node.end_lineno or node.lineno
+
+
+def splice(reference: str, alternative: str, where: str) -> str:
+    """The reference module with an alternative's functions and methods in place of its own.
+
+    An alternative file holds its description (the module docstring), any imports its code needs, and
+    only the functions it writes differently: top-level ``def``s, and methods inside a ``class`` of the
+    reference's class name (bases are not needed there). Each replaces the reference's definition of the
+    same name; the rest -- the given code -- is the reference's, so alternatives never drift from it.
+    Imports the reference lacks go after its last top-level import.
+    """
+    ref_tree, alt_tree = ast.parse(reference), ast.parse(alternative)
+    ref_defs, alt_defs = _definitions(ref_tree), _definitions(alt_tree)
+    for node in alt_tree.body:
+        if not isinstance(node, (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef,
+                                 ast.Expr)):
+            raise ValueError(f"{where}:{node.lineno}: an alternative holds only imports, functions and classes of "
+                             "methods")
+    unknown = sorted(set(alt_defs) - set(ref_defs))
+    if unknown:
+        raise ValueError(f"{where}: {', '.join(unknown)} not in the reference: an alternative replaces "
+                         "existing functions and methods")
+    lines, alt_lines = reference.splitlines(keepends=True), alternative.splitlines(keepends=True)
+    edits = []
+    for name, node in alt_defs.items():
+        start, end = _span(node)
+        edits.append((_span(ref_defs[name]), alt_lines[start:end]))
+    present = {line.strip() for line in lines}
+    imports = [line for node in alt_tree.body if isinstance(node, (ast.Import, ast.ImportFrom))
+               for line in alt_lines[node.lineno - 1:node.end_lineno] if line.strip() not in present]
+    if imports:
+        last = max(_span(n)[1] for n in ref_tree.body if isinstance(n, (ast.Import, ast.ImportFrom)))
+        edits.append(((last, last), imports))
+    for (start, end), new in sorted(edits, key=lambda e: e[0], reverse=True):
+        lines[start:end] = new
+    return "".join(lines)
+
+
 def find_alternatives(folder: Path = ALTERNATIVES, student: list[str] | None = None) -> list[Alternative]:
     """Every ``<folder>/<name>/`` with student modules in it; its description is the first module's docstring."""
-    import ast
-
     student = manifest.student_files() if student is None else student
     out = []
     for sub in sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(("_", "."))):
@@ -298,7 +353,8 @@ def run_alternatives(root: Path, source: Path, jobs: int = 2, only: list[str] | 
         tmp = Path(tmp_)
         tasks: list[tuple[str, Callable[[], Outcome]]] = []
         for alt in alternatives:
-            texts = {f: (alt.folder / f).read_text(encoding="utf-8") for f in alt.files}
+            texts = {f: splice((root / f).read_text(encoding="utf-8"), (alt.folder / f).read_text(encoding="utf-8"),
+                               str(alt.folder / f)) for f in alt.files}
             sub = _submission(root, student, tmp / alt.name, texts)
             files = dependent_test_files(rubric, course, [f.removesuffix(".py") for f in alt.files])
             tasks.append((alt.name, lambda alt=alt, sub=sub, files=files: _grade(alt.name, course, rubric, student,

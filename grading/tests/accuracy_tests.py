@@ -9,18 +9,18 @@ from __future__ import annotations
 
 import ast
 from collections import Counter
-from pathlib import Path
 
 import pytest
 
 from grading import harness, manifest
-from grading.__main__ import main
 from grading.accuracy import (
     ALTERNATIVES,
+    _definitions,
     find_alternatives,
     module_test_files,
     run_alternatives,
     select_mutants,
+    splice,
 )
 from grading.mutants import MODULES, Mutant, MutantError, apply, catalog, locate
 
@@ -111,47 +111,66 @@ def test_module_test_files_are_the_modules_own_public_and_hidden_files():
     assert module_test_files(rubric, "rnn") == []
 
 
-def test_alternatives_are_complete_correct_looking_modules():
+def test_alternatives_are_fragments_that_splice_into_the_reference():
     alternatives = find_alternatives(ALTERNATIVES, STUDENT)
     assert len(alternatives) >= 6, f"the issue asks for at least 6 alternatives, found {len(alternatives)}"
     for alt in alternatives:
         assert alt.description.startswith("Correct alternative:"), (
             f"{alt.folder}: the module docstring starts with 'Correct alternative: <how it differs>'")
         for name in alt.files:
+            where = str(alt.folder / name)
             text = (alt.folder / name).read_text(encoding="utf-8")
-            compile(text, str(alt.folder / name), "exec", dont_inherit=True)
-            assert text != (ROOT / name).read_text(encoding="utf-8"), f"{alt.folder / name} is the reference"
             assert "BEGIN SOLUTION" not in text and "# SOLUTION" not in text, (
-                f"{alt.folder / name}: an alternative is a plain module, without solution markers")
-            reference_names = _public_names(ROOT / name)
-            missing = reference_names - _public_names(alt.folder / name)
-            assert not missing, f"{alt.folder / name} lacks {sorted(missing)} of the reference"
+                f"{where}: an alternative is plain code, without solution markers")
+            reference = (ROOT / name).read_text(encoding="utf-8")
+            spliced = splice(reference, text, where)
+            compile(spliced, where, "exec", dont_inherit=True)
+            ref_defs, alt_defs = _definitions(ast.parse(reference)), _definitions(ast.parse(text))
+            new_defs = _definitions(ast.parse(spliced))
+            assert alt_defs, f"{where} replaces nothing"
+            for qualname, node in alt_defs.items():
+                assert ast.dump(new_defs[qualname]) == ast.dump(node), f"{where}: {qualname} was not spliced in"
+                assert ast.dump(node) != ast.dump(ref_defs[qualname]), f"{where}: {qualname} is the reference's"
+            assert set(new_defs) == set(ref_defs), f"{where}: the spliced module lost or gained definitions"
 
 
-def _public_names(path: Path) -> set[str]:
-    tree = ast.parse(path.read_text(encoding="utf-8"))
-    names = set()
-    for node in tree.body:
-        if isinstance(node, ast.FunctionDef | ast.ClassDef) and not node.name.startswith("_"):
-            names.add(node.name)
-            if isinstance(node, ast.ClassDef):
-                names |= {f"{node.name}.{n.name}" for n in node.body if isinstance(n, ast.FunctionDef)}
-    return names
+SPLICE_REFERENCE = """\"\"\"Doc.\"\"\"
+
+import torch
 
 
-def test_find_alternatives_rejects_non_student_files(tmp_path: Path):
-    (tmp_path / "bad").mkdir()
-    (tmp_path / "bad" / "utils.py").write_text('"""Correct alternative: no."""\n')
-    with pytest.raises(ValueError, match="only student files"):
-        find_alternatives(tmp_path, STUDENT)
+def f(x):
+    return x + 1
 
 
-def test_cli_lists_the_catalog(capsys: pytest.CaptureFixture[str]):
-    assert main(["mutants", "--list"]) == 0
-    out = capsys.readouterr().out
-    assert len(out.strip().splitlines()) == len(CATALOG) and "conv.flipped_filters" in out
-    assert main(["alternatives", "--list"]) == 0
-    assert "conv_as_strided_einsum" in capsys.readouterr().out
+class A:
+    @staticmethod
+    def g(x):
+        return x * 2
+
+    def h(self):
+        return 3
+"""
+
+
+def test_splice_replaces_functions_and_methods_and_adds_missing_imports():
+    alternative = "import math\nimport torch\n\n\nclass A:\n    def h(self):\n        return math.floor(3.5)\n"
+    out = splice(SPLICE_REFERENCE, alternative, "alt.py")
+    assert "import math\n" in out and out.count("import torch") == 1
+    assert "@staticmethod" in out and "return x * 2" in out and "return x + 1" in out
+    assert "return math.floor(3.5)" in out and "return 3\n" not in out
+    namespace: dict = {}
+    exec(compile(out, "alt.py", "exec"), namespace)
+    assert namespace["A"]().h() == 3 and namespace["A"].g(2) == 4 and namespace["f"](1) == 2
+
+
+@pytest.mark.parametrize("alternative, error", [
+    ("def nope():\n    pass\n", "nope not in the reference"),
+    ("X = 1\n", "only imports, functions and classes"),
+])
+def test_splice_rejects_what_it_cannot_place(alternative, error):
+    with pytest.raises(ValueError, match=error):
+        splice(SPLICE_REFERENCE, alternative, "alt.py")
 
 
 def test_an_unknown_alternative_name_is_an_error_not_an_empty_pass(tmp_path):
