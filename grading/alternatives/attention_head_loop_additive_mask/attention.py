@@ -12,21 +12,6 @@ import torch
 def scaled_dot_product_attention(
     Q: torch.Tensor, K: torch.Tensor, V: torch.Tensor, key_padding_mask: torch.Tensor | None = None
 ) -> torch.Tensor:
-    """softmax(Q K^T / sqrt(d_k)) V over the last two dimensions, ignoring padded keys.
-
-    Args:
-        Q: queries, shape (..., T, d_k); the leading dimensions (batch, heads) are broadcast.
-        K: keys, shape (..., T, d_k).
-        V: values, shape (..., T, d_v).
-        key_padding_mask: optional bool tensor (B, T), True = padding. It masks the keys (last axis
-            of the scores), broadcast over the queries and over any dimensions between B and T
-            (the heads), i.e. for Q of shape (B, h, T, d_k) it is viewed as (B, 1, 1, T).
-
-    Returns:
-        The attention output, shape (..., T, d_v).
-    """
-    # Hints: the scores Q K^T have shape (..., T_query, T_key); normalise each query's row over the KEYS
-    # (the last axis). To ignore padded keys, set their scores to a very negative number before the softmax
     # (torch.finfo(scores.dtype).min stays finite: a row of -inf would give 0/0 = NaN), and set their weights
     # to exactly 0 after it, which also zeroes a row whose keys are all padded.
     scores = torch.matmul(Q, K.transpose(-1, -2)) * Q.shape[-1] ** -0.5
@@ -42,7 +27,6 @@ def scaled_dot_product_attention(
 
 class MultiHeadAttention:
     def forward(self, x: torch.Tensor, key_padding_mask: torch.Tensor | None = None) -> torch.Tensor:
-        """Attend with every head from every position of x to every (non-padded) position of x."""
         Q, K, V = self.W_q(x), self.W_k(x), self.W_v(x)
         heads = []
         for i in range(self.num_heads):

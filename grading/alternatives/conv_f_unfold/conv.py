@@ -14,14 +14,9 @@ class FasterConv2d:
     def convolution(
         self, x: torch.Tensor, filters: torch.Tensor, biases: torch.Tensor | None = None
     ) -> torch.Tensor:
-        """Convolve ``x`` (N, C_in, H, W) with ``filters`` (C_out, C_in, F, F) and add ``biases``.
-
-        Args and returns as in :meth:`Conv2d.convolution`.
-        """
         N, C_in, H, W = x.shape
         C_out, _, F, _ = filters.shape
         P, S = self.padding, self.stride
-        # 1. The output size, as in Conv2d.
         H_out = (H + 2 * P - F) // S + 1
         W_out = (W + 2 * P - F) // S + 1
         cols = nn.functional.unfold(x, kernel_size=F, padding=P, stride=S)  # (N, C_in F F, H_out W_out)

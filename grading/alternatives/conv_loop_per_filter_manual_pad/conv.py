@@ -37,8 +37,6 @@ class _ConvBase:
             raise ValueError(f"filters must have shape {shape}, got {tuple(filters.shape)}")
         if biases is not None and tuple(biases.shape) != (out_channels,):
             raise ValueError(f"biases must have shape {(out_channels,)}, got {tuple(biases.shape)}")
-        # Random initialisation when no values are given: uniform in [-bound, bound] with
-        # bound = 1 / sqrt(fan_in), fan_in = C_in * F * F -- what nn.Conv2d does by default.
         fan_in = in_channels * filter_size * filter_size
         init = torch.rand(shape) * 2 - 1
         self.filters = nn.Parameter(filters if filters is not None else init / fan_in**0.5)
@@ -49,21 +47,9 @@ class Conv2d:
     def convolution(
         self, x: torch.Tensor, filters: torch.Tensor, biases: torch.Tensor | None = None
     ) -> torch.Tensor:
-        """Convolve ``x`` (N, C_in, H, W) with ``filters`` (C_out, C_in, F, F) and add ``biases``.
-
-        Args:
-            x: a batch of images (N, C_in, H, W).
-            filters: the filters (C_out, C_in, F, F); C_in must match ``x``.
-            biases: (C_out,) added to output channel ``o``; None: no bias.
-
-        Returns:
-            (N, C_out, H_out, W_out), H_out = floor((H + 2P - F) / S) + 1, same for W_out, with
-            ``P = self.padding`` and ``S = self.stride``.
-        """
         N, C_in, H, W = x.shape
         C_out, _, F, _ = filters.shape
         P, S = self.padding, self.stride
-        # 1. The output size: H_out = floor((H + 2P - F) / S) + 1, and the same for W_out.
         H_out = 1 + (H - F + 2 * P) // S
         W_out = 1 + (W - F + 2 * P) // S
         padded = x.new_zeros(N, C_in, H + 2 * P, W + 2 * P)

@@ -14,29 +14,6 @@ import torch
 
 
 def preprocess(text: str) -> list[str]:
-    """Turn a raw review into a list of words (handout 2(a)iii).
-
-    In this order:
-
-    1. lowercase everything;
-    2. replace every HTML tag -- ``<`` up to the next ``>``, e.g. ``<br />`` -- by a space;
-    3. delete apostrophes (``'``), so that ``"didn't"`` becomes ``"didnt"`` and ``"it's"`` becomes
-       ``"its"``; replace every other ASCII punctuation character (``string.punctuation``) by a
-       space, so that ``"great...fun"`` becomes ``"great fun"`` and ``"well-made"`` ``"well made"``;
-    4. split on whitespace;
-    5. drop the words in ``STOPWORDS`` (negations such as "not" and "didnt" are kept).
-
-    Example: ``preprocess("This movie wasn't GOOD.<br /><br />Boring!")`` is
-    ``["movie", "wasnt", "good", "boring"]``.
-
-    Args:
-        text: a review, possibly with HTML line breaks and punctuation.
-
-    Returns:
-        The remaining words, in their original order (possibly an empty list).
-    """
-    # Hints: str.lower, re.sub(r"<[^>]*>", ...), str.replace or str.translate with str.maketrans,
-    # str.split() without arguments splits on any run of whitespace.
     text = re.sub("<.*?>", " ", text, flags=re.DOTALL).lower()
     text = re.sub("'", "", text)
     text = re.sub("[" + re.escape(string.punctuation) + "]", " ", text)
@@ -46,13 +23,6 @@ def preprocess(text: str) -> list[str]:
 
 class BOWTokenizer:
     def fit(self, documents: Iterable[list[str]]) -> BOWTokenizer:
-        """Build the vocabulary from preprocessed training reviews (lists of words); returns ``self``.
-
-        Sets ``id_to_word`` to the two special tokens followed by at most ``vocab_size - 2`` words,
-        most frequent first -- frequency = total number of occurrences over all documents; ties in
-        alphabetical order -- and ``word_to_id`` to its inverse (word -> id).
-        """
-        # Hints: collections.Counter counts words; sort by (-count, word).
         counts: dict[str, int] = {}
         for words in documents:
             for w in words:
@@ -63,10 +33,6 @@ class BOWTokenizer:
         return self
 
     def encode(self, words: list[str]) -> list[int]:
-        """Map words to ids; words outside the vocabulary become ``UNK`` (never dropped).
-
-        Returns a list of ``len(words)`` ints.
-        """
         ids = []
         for w in words:
             ids.append(self.word_to_id[w] if w in self.word_to_id else BOWTokenizer.UNK)
@@ -74,14 +40,6 @@ class BOWTokenizer:
 
 
 def pad_and_truncate(ids: list[int], max_seq_length: int, pad: bool = True) -> list[int]:
-    """Keep the FIRST ``max_seq_length`` ids; with ``pad``, LEFT-pad with ``PAD`` to that length.
-
-    Left padding puts the padding before the review, so the last position -- the one whose output the
-    RNN, LSTM and Transformer classify -- is always a real word.
-
-    Example: ``pad_and_truncate([5, 6, 7], 5) == [0, 0, 5, 6, 7]``;
-    ``pad_and_truncate([5, 6, 7], 2) == [5, 6]``; ``pad_and_truncate([5], 3, pad=False) == [5]``.
-    """
     kept = ids[0:max_seq_length]
     padding = [0] * (max_seq_length - len(kept)) if pad else []
     return padding + list(kept)
@@ -101,8 +59,6 @@ class TextClassificationDataset:
         if max_seq_length < 1:
             raise ValueError(f"max_seq_length must be at least 1, got {max_seq_length}")
         documents = [(preprocess(text), int(label)) for text, label in data]
-        # Hints: `kept` is a list of (words, label) pairs; a review with no words left is always dropped
-        # (its padded sequence would end in PAD). Only the training set fits a tokenizer.
         kept = []
         for words, label in documents:
             if dataset_length is not None and len(kept) == dataset_length:

@@ -12,20 +12,7 @@ import torch
 
 class LSTMLayer:
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Run the LSTM over all T time steps.
-
-        Args:
-            x: the input sequences, shape (B, T, D).
-
-        Returns:
-            The outputs y_1..y_T, shape (B, T, O).
-        """
         B, T, _ = x.shape
-        # Hints: the four x_t W_xg + b_g do not depend on h_{t-1}: compute them for all t before the loop.
-        # Concatenating the four gates' matrices side by side, e.g. torch.cat([W_xi, W_xf, W_xo, W_xc], dim=1)
-        # of shape (D, 4H), turns four products into one (and likewise for the W_hg inside the loop); the
-        # gradients still reach the separate parameters. Start from h_0 = C_0 = 0 of shape (B, H). Stack the
-        # h_t once after the loop and apply the output layer to all time steps in one matrix product.
         h = torch.zeros(B, self.hidden_size, dtype=x.dtype, device=x.device)
         C = torch.zeros_like(h)
         hs = []

@@ -13,18 +13,6 @@ import torch
 
 
 def positional_encoding(max_seq_length: int, d_model: int) -> torch.Tensor:
-    """The sinusoidal positional encoding of "Attention Is All You Need" (section 3.5).
-
-        PE[pos, 2i]     = sin(pos / 10000^(2i / d_model))
-        PE[pos, 2i + 1] = cos(pos / 10000^(2i / d_model))
-
-    for positions pos = 0 .. max_seq_length - 1 and i = 0 .. ceil(d_model / 2) - 1 (an odd d_model
-    drops the last cosine column).
-
-    Returns:
-        PE, shape (max_seq_length, d_model), in the default dtype (computed in float64 so that even
-        position 511 is exact to float32 precision).
-    """
     position = torch.arange(0, max_seq_length, dtype=torch.float32).unsqueeze(1)
     div_term = torch.exp(torch.arange(0, d_model, 2, dtype=torch.float32) * -(math.log(10000.0) / d_model))
     pe = torch.zeros(max_seq_length, d_model, dtype=torch.float32)
@@ -47,7 +35,6 @@ class PositionalEncoding:
 
 class TransformerEncoder:
     def forward(self, x: torch.Tensor, key_padding_mask: torch.Tensor | None = None) -> torch.Tensor:
-        """Attention and feed-forward sub-layers, each with a residual connection and a LayerNorm after it."""
         attended = self.attention(x, key_padding_mask=key_padding_mask)
         x = self.norm_1(attended + x)
         x = self.norm_2(self.feed_forward(x) + x)
@@ -56,7 +43,6 @@ class TransformerEncoder:
 
 class Transformer:
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
-        """Mask the PAD tokens (id 0), embed, add the positional encoding and run the encoder."""
         embedded = self.embedding(tokens)
         embedded = embedded + self.positional_encoding.pe[: tokens.shape[1]]
         return self.encoder(embedded, tokens.eq(0))
