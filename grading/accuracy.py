@@ -115,7 +115,7 @@ def _grade(name: str, course: Path, rubric: Rubric, student: list[str], submissi
 
 def _submission(root: Path, student: list[str], dest: Path, replaced: dict[str, str]) -> Path:
     """A folder with every student file of the reference, some of them replaced by ``replaced`` texts."""
-    dest.mkdir(parents=True)
+    dest.mkdir(parents=True, exist_ok=True)
     for name in student:
         if name in replaced:
             (dest / name).write_text(replaced[name], encoding="utf-8")
@@ -168,12 +168,10 @@ def select_mutants(only: list[str] | None) -> list[Mutant]:
     return chosen
 
 
-def _course_copy(course: Path, submission: Path, dest: Path) -> Path:
-    """``course`` with the student files of ``submission`` over its starter stubs (what the harness grades)."""
+def _course_copy(course: Path, root: Path, student: list[str], dest: Path, replaced: dict[str, str]) -> Path:
+    """``course`` with the student files (see ``_submission``) over its starter stubs: what the harness grades."""
     shutil.copytree(course, dest, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-    for path in submission.iterdir():
-        shutil.copyfile(path, dest / path.name)
-    return dest
+    return _submission(root, student, dest, replaced)
 
 
 def run_mutants(root: Path, source: Path, jobs: int = 2, only: list[str] | None = None,
@@ -208,13 +206,13 @@ def run_mutants(root: Path, source: Path, jobs: int = 2, only: list[str] | None 
                 failures.append(str(err))
                 log(f"  ERROR     {m.name:<{width}}  {err}")
                 continue
-            sub = _submission(root, student, tmp / "submissions" / m.name, {m.file: text})
             files = files_of[m.name] = module_test_files(rubric, m.module)
             if harness:
+                sub = _submission(root, student, tmp / m.name, {m.file: text})
                 tasks.append((m.name, lambda m=m, sub=sub, files=files: _grade(m.name, course, rubric, student,
                                                                                sub, files)))
             else:
-                work = _course_copy(course, sub, tmp / "courses" / m.name)
+                work = _course_copy(course, root, student, tmp / m.name, {m.file: text})
                 runs.append(Run(m.name, work, [s.nodeid for s in rubric.select(files)]))
         how = ("with the full harness, every graded test of its module" if harness else
                "each in a forked process, until the first graded test of its module that fails")
