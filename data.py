@@ -261,11 +261,12 @@ def pad_and_truncate(ids: list[int], max_seq_length: int, pad: bool = True) -> l
 class TextClassificationDataset(Dataset):
     """Reviews as padded sequences of word ids.
 
-    Steps: preprocess every review (:func:`preprocess`); drop reviews with fewer than
-    ``min_seq_length`` words (and always empty ones); keep the first ``dataset_length`` of the rest
-    (the loaders below return shuffled reviews, so this is a random subset; for quick debugging);
-    fit a new :class:`BOWTokenizer` on the kept reviews if no ``tokenizer`` is given (pass the
-    training set's tokenizer to the validation and test sets!); encode; keep the first
+    Steps: preprocess every review (:func:`preprocess`); if no ``tokenizer`` is given, fit a new
+    :class:`BOWTokenizer` on **all** the reviews (so the vocabulary of the training reviews does not
+    depend on ``min_seq_length`` or ``dataset_length``; pass the training set's tokenizer to the
+    validation and test sets!); drop reviews with fewer than ``min_seq_length`` words (and always
+    empty ones); keep the first ``dataset_length`` of the rest (the loaders below return shuffled
+    reviews, so this is a random subset; for quick debugging); encode; keep the first
     ``max_seq_length`` ids and left-pad with ``PAD`` (:func:`pad_and_truncate`).
 
     Args:
@@ -301,14 +302,15 @@ class TextClassificationDataset(Dataset):
         if max_seq_length < 1:
             raise ValueError(f"max_seq_length must be at least 1, got {max_seq_length}")
         documents = [(preprocess(text), int(label)) for text, label in data]
-        # Hints: `kept` is a list of (words, label) pairs; a review with no words left is always dropped
-        # (its padded sequence would end in PAD). Only the training set fits a tokenizer.
-        # BEGIN SOLUTION keep reviews of >= min_seq_length words (never empty ones), the first dataset_length of them; fit a tokenizer on them unless one is given
+        # Hints: only the training set fits a tokenizer, on all its reviews, before any is dropped. `kept` is
+        # a list of (words, label) pairs; a review with no words left is always dropped (its padded sequence
+        # would end in PAD).
+        # BEGIN SOLUTION fit a tokenizer on all the reviews unless one is given; keep reviews of >= min_seq_length words (never empty ones), the first dataset_length of them
+        if tokenizer is None:
+            tokenizer = BOWTokenizer(vocab_size).fit(words for words, _ in documents)
         kept = [(words, label) for words, label in documents if words and len(words) >= min_seq_length]
         if dataset_length is not None:
             kept = kept[:dataset_length]
-        if tokenizer is None:
-            tokenizer = BOWTokenizer(vocab_size).fit(words for words, _ in kept)
         # END SOLUTION
         self.tokenizer = tokenizer
         sequences = [pad_and_truncate(self.tokenizer.encode(words), max_seq_length, pad) for words, _ in kept]

@@ -279,6 +279,16 @@ def test_dataset_fits_a_tokenizer_on_its_reviews_only():
         f"reviews): words seen only in the test reviews map to UNK; expected {expected}, got {actual}"
     )
     assert train.tokenizer.decode(range(4)) == vocabulary, "the test set must not change the training tokenizer"
+    # The vocabulary belongs to the training reviews, not to a length bucket: fit on all of them, then filter.
+    # All six reviews: alpha..echo 3 times each -> alpha first; the three kept by min_seq_length=4 alone:
+    # alpha and bravo twice, charlie, delta and echo 3 times -> charlie first.
+    long_only = TextClassificationDataset(_reviews(), vocab_size=3, min_seq_length=4, max_seq_length=8)
+    vocabulary = long_only.tokenizer.decode(range(len(long_only.tokenizer)))
+    assert vocabulary == ["<pad>", "<unk>", "alpha"], (
+        "fit the tokenizer on ALL the reviews given, before min_seq_length drops the short ones (BOWTokenizer("
+        "vocab_size=3), min_seq_length=4: alpha..echo appear 3 times each in all the reviews, but in the 3 kept "
+        f"ones charlie, delta and echo lead): expected ['<pad>', '<unk>', 'alpha'], got {vocabulary}"
+    )
 
 
 def test_dataset_batches_with_a_dataloader():

@@ -8,6 +8,15 @@ PRE, FIT, ENC, PAD, DS = ("preprocess", "BOWTokenizer.fit", "BOWTokenizer.encode
                           "TextClassificationDataset.__init__")
 PUNCT = 'text = text.translate(str.maketrans(string.punctuation, " " * len(string.punctuation)))'
 KEEP = "kept = [(words, label) for words, label in documents if words and len(words) >= min_seq_length]"
+KEEP_AND_CUT = f"""\
+        {KEEP}
+        if dataset_length is not None:
+            kept = kept[:dataset_length]
+"""
+FIT_TOKENIZER = """\
+        if tokenizer is None:
+            tokenizer = BOWTokenizer(vocab_size).fit(words for words, _ in documents)
+"""
 
 MUTANTS: list[Mutant] = [
     # --- preprocess ---------------------------------------------------------------------------------
@@ -59,19 +68,15 @@ MUTANTS: list[Mutant] = [
     Mutant("data.empty_reviews_kept", DS, KEEP,
            "kept = [(words, label) for words, label in documents if len(words) >= min_seq_length]",
            "empty reviews kept (their sequence is all PAD)"),
-    Mutant("data.length_before_filter", DS, """\
-        kept = [(words, label) for words, label in documents if words and len(words) >= min_seq_length]
-        if dataset_length is not None:
-            kept = kept[:dataset_length]
-""", """\
+    Mutant("data.length_before_filter", DS, KEEP_AND_CUT, """\
         if dataset_length is not None:
             documents = documents[:dataset_length]
         kept = [(words, label) for words, label in documents if words and len(words) >= min_seq_length]
 """, "dataset_length applied before dropping the short reviews"),
-    Mutant("data.tokenizer_fitted_on_test", DS, """\
-        if tokenizer is None:
-            tokenizer = BOWTokenizer(vocab_size).fit(words for words, _ in kept)
-""", """\
-        tokenizer = BOWTokenizer(vocab_size).fit(words for words, _ in kept)
-""", "a new tokenizer fitted on every dataset, also on the test reviews"),
+    Mutant("data.tokenizer_fitted_on_test", DS, FIT_TOKENIZER,
+           "        tokenizer = BOWTokenizer(vocab_size).fit(words for words, _ in documents)\n",
+           "a new tokenizer fitted on every dataset, also on the test reviews"),
+    Mutant("data.tokenizer_fitted_after_filter", DS, FIT_TOKENIZER + KEEP_AND_CUT,
+           KEEP_AND_CUT + FIT_TOKENIZER.replace("in documents", "in kept"),
+           "the tokenizer fitted on the kept reviews only: the vocabulary changes with min_seq_length"),
 ]

@@ -59,15 +59,15 @@ class TextClassificationDataset:
         if max_seq_length < 1:
             raise ValueError(f"max_seq_length must be at least 1, got {max_seq_length}")
         documents = [(preprocess(text), int(label)) for text, label in data]
+        if not tokenizer:
+            tokenizer = BOWTokenizer(vocab_size)
+            tokenizer.fit([words for words, _ in documents])
         kept = []
         for words, label in documents:
             if dataset_length is not None and len(kept) == dataset_length:
                 break
             if len(words) > 0 and not len(words) < min_seq_length:
                 kept.append((words, label))
-        if not tokenizer:
-            tokenizer = BOWTokenizer(vocab_size)
-            tokenizer.fit([words for words, _ in kept])
         self.tokenizer = tokenizer
         sequences = [pad_and_truncate(self.tokenizer.encode(words), max_seq_length, pad) for words, _ in kept]
         if pad:
