@@ -124,16 +124,11 @@ def _submission(root: Path, student: list[str], dest: Path, replaced: dict[str, 
     return dest
 
 
-def _run_all(tasks: list[tuple[str, Callable[[], Outcome]]], jobs: int,
-             report: Callable[[int, Outcome], None]) -> dict[str, Outcome]:
-    outcomes: dict[str, Outcome] = {}
+def _run_all(tasks: list[Callable[[], Outcome]], jobs: int, report: Callable[[Outcome], None]) -> None:
+    """Run the grading tasks ``jobs`` at a time; ``report`` each outcome as it comes."""
     with _one_thread_per_process(), ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        futures = {pool.submit(fn): name for name, fn in tasks}
-        for k, fut in enumerate(as_completed(futures), 1):
-            outcome = fut.result()
-            outcomes[outcome.name] = outcome
-            report(k, outcome)
-    return outcomes
+        for fut in as_completed([pool.submit(task) for task in tasks]):
+            report(fut.result())
 
 
 def _cpu_seconds() -> float:
@@ -193,7 +188,7 @@ def run_mutants(root: Path, source: Path, jobs: int = 2, only: list[str] | None 
     failures: list[str] = []
     with tempfile.TemporaryDirectory(prefix="grading-mutants-") as tmp_:
         tmp = Path(tmp_)
-        tasks: list[tuple[str, Callable[[], Outcome]]] = []
+        tasks: list[Callable[[], Outcome]] = []
         runs: list[Run] = []
         files_of: dict[str, list[str]] = {}
         # the slowest modules first, so that the workers finish together
@@ -209,8 +204,7 @@ def run_mutants(root: Path, source: Path, jobs: int = 2, only: list[str] | None 
             files = files_of[m.name] = module_test_files(rubric, m.module)
             if harness:
                 sub = _submission(root, student, tmp / m.name, {m.file: text})
-                tasks.append((m.name, lambda m=m, sub=sub, files=files: _grade(m.name, course, rubric, student,
-                                                                               sub, files)))
+                tasks.append(lambda m=m, sub=sub, files=files: _grade(m.name, course, rubric, student, sub, files))
             else:
                 work = _course_copy(course, root, student, tmp / m.name, {m.file: text})
                 runs.append(Run(m.name, work, [s.nodeid for s in rubric.select(files)]))
@@ -218,7 +212,7 @@ def run_mutants(root: Path, source: Path, jobs: int = 2, only: list[str] | None 
                "each in a forked process, until the first graded test of its module that fails")
         log(f"[mutants] grading {len(tasks) + len(runs)} mutants, {jobs} at a time, {how}")
 
-        def report(k: int, o: Outcome) -> None:
+        def report(o: Outcome) -> None:
             n = len(o.results)
             if o.error:
                 failures.append(f"mutant {o.name}: {o.error}")
@@ -242,10 +236,8 @@ def run_mutants(root: Path, source: Path, jobs: int = 2, only: list[str] | None 
         if harness:
             _run_all(tasks, jobs, report)
         else:
-            done = iter(range(1, len(runs) + 1))
-
             def quick_report(run: Run, results: list[TestResult], seconds: float) -> None:
-                report(next(done), Outcome(run.name, files_of[run.name], results, seconds))
+                report(Outcome(run.name, files_of[run.name], results, seconds))
 
             forked_cpu = run_all(runs, rubric, jobs, quick_report)
     wall, cpu = time.monotonic() - t0, _cpu_seconds() - cpu0 + forked_cpu
@@ -349,17 +341,16 @@ def run_alternatives(root: Path, source: Path, jobs: int = 2, only: list[str] | 
     failures: list[str] = []
     with tempfile.TemporaryDirectory(prefix="grading-alternatives-") as tmp_:
         tmp = Path(tmp_)
-        tasks: list[tuple[str, Callable[[], Outcome]]] = []
+        tasks: list[Callable[[], Outcome]] = []
         for alt in alternatives:
             texts = {f: splice((root / f).read_text(encoding="utf-8"), (alt.folder / f).read_text(encoding="utf-8"),
                                str(alt.folder / f)) for f in alt.files}
             sub = _submission(root, student, tmp / alt.name, texts)
             files = dependent_test_files(rubric, course, [f.removesuffix(".py") for f in alt.files])
-            tasks.append((alt.name, lambda alt=alt, sub=sub, files=files: _grade(alt.name, course, rubric, student,
-                                                                                 sub, files)))
+            tasks.append(lambda alt=alt, sub=sub, files=files: _grade(alt.name, course, rubric, student, sub, files))
         log(f"[alternatives] grading {len(tasks)} correct alternatives, {jobs} at a time")
 
-        def report(k: int, o: Outcome) -> None:
+        def report(o: Outcome) -> None:
             alt = next(a for a in alternatives if a.name == o.name)
             points = sum(r.spec.points for r in o.results)
             earned = sum(r.score for r in o.results)

@@ -57,6 +57,13 @@ VISIBLE, HIDDEN = "visible", "after_published"
 IMPORT_FAILURE = "the test module could not be imported"
 
 
+def import_failure(longrepr: str) -> str:
+    """The one-line message for a test module that failed to import: ``IMPORT_FAILURE`` and pytest's last
+    error line (e.g. ``SyntaxError: ...``)."""
+    lines = (ln.lstrip("E ").strip() for ln in reversed(longrepr.strip().splitlines()))
+    return f"{IMPORT_FAILURE}: {next((ln for ln in lines if ln), 'import failed')}"
+
+
 def truncate(text: str, limit: int) -> str:
     """Keep the head and the tail of long text."""
     if len(text) <= limit:
@@ -657,12 +664,9 @@ def _run_group(course: Path, specs: list[TestSpec], rubric: Rubric, user: tuple[
             elif kind == "collect_error":
                 collect_errors.setdefault(str(ev.get("file")), str(ev.get("message", "")))
         for file, message in collect_errors.items():
-            first = next((ln.lstrip("E ").strip() for ln in reversed(message.strip().splitlines())
-                          if ln.lstrip("E ").strip()), "import failed")
             for s in remaining:
                 if s.file == file and s.nodeid not in results:
-                    results[s.nodeid] = TestResult(s, "failed", f"{IMPORT_FAILURE}: {first}",
-                                                   message)
+                    results[s.nodeid] = TestResult(s, "failed", import_failure(message), message)
         if att.current in by_id and att.current not in results:
             spec = by_id[att.current]
             if att.killed:

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from multiprocessing.connection import wait
 from pathlib import Path
 
-from grading.harness import IMPORT_FAILURE, Rubric, TestResult, truncate
+from grading.harness import Rubric, TestResult, import_failure, truncate
 
 #: Imported once by the fork server (missing ones are skipped). No student module and nothing from the
 #: course's tests: those must be imported fresh, from each run's own copy of the course.
@@ -100,9 +100,7 @@ def _results(run: Run, rubric: Rubric, data: dict | None, why: str) -> list[Test
     for nodeid in run.nodeids:
         spec = specs[nodeid]
         if spec.file in errors:
-            first = next((ln.lstrip("E ").strip() for ln in reversed(errors[spec.file].strip().splitlines())
-                          if ln.lstrip("E ").strip()), "import failed")
-            results.append(TestResult(spec, "failed", f"{IMPORT_FAILURE}: {first}", errors[spec.file]))
+            results.append(TestResult(spec, "failed", import_failure(errors[spec.file]), errors[spec.file]))
             continue
         got = data["outcomes"].get(nodeid)
         if got is None:
