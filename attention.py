@@ -1,9 +1,11 @@
-"""Problem 3(b)i-ii: scaled dot-product self-attention and multi-head attention from scratch.
+"""Problem 3(a)iv: scaled dot-product self-attention and multi-head self-attention from scratch.
 
-    Attention(Q, K, V) = softmax(Q K^T / sqrt(d_k)) V
+- :func:`scaled_dot_product_attention`: the attention function of handout 3(a)i (the softmax input scaled
+  by 1/sqrt(d_k), see 3(a)ii), given the queries Q, keys K and values V.
+- :class:`SelfAttention`: a single head; Q, K and V are all computed from the same sequence x.
+- :class:`MultiHeadAttention`: ``num_heads`` heads, as in 3(a)iii.
 
-with the queries Q = X W_q, keys K = X W_k and values V = X W_v all computed from the same sequence X
-(self-attention). The softmax runs over the keys: every query's weights over the T keys sum to 1.
+The softmax runs over the keys: every query's weights over the T keys sum to 1.
 
 Both modules take an optional key-padding mask of shape (B, T), True where the token is padding. Padded
 keys get zero attention weight, so no query attends to them. A query whose keys are ALL padded (an empty
@@ -21,7 +23,7 @@ from torch import nn
 def scaled_dot_product_attention(
     Q: torch.Tensor, K: torch.Tensor, V: torch.Tensor, key_padding_mask: torch.Tensor | None = None
 ) -> torch.Tensor:
-    """softmax(Q K^T / sqrt(d_k)) V over the last two dimensions, ignoring padded keys.
+    """Scaled dot-product attention (handout 3(a)i) over the last two dimensions, ignoring padded keys.
 
     Args:
         Q: queries, shape (..., T, d_k); the leading dimensions (batch, heads) are broadcast.
@@ -55,7 +57,7 @@ def scaled_dot_product_attention(
 
 
 class SelfAttention(nn.Module):
-    """Single-head scaled dot-product self-attention.
+    """Single-head scaled dot-product self-attention (handout 3(a)iv).
 
     Args:
         d_model: size of each input and output vector; here d_k = d_model.
@@ -65,7 +67,7 @@ class SelfAttention(nn.Module):
 
     Shape:
         - Input: x of shape (B, T, d_model); optional key_padding_mask (B, T) bool, True = padding.
-        - Output: (B, T, d_model), softmax(Q K^T / sqrt(d_k)) V.
+        - Output: (B, T, d_model), the attention of Q = W_q(x), K = W_k(x), V = W_v(x).
     """
 
     def __init__(self, d_model: int) -> None:
@@ -85,11 +87,11 @@ class SelfAttention(nn.Module):
 
 
 class MultiHeadAttention(nn.Module):
-    """Multi-head scaled dot-product self-attention ("Attention Is All You Need", section 3.2.2).
+    """Multi-head scaled dot-product self-attention (handout 3(a)iv).
 
-    The projections Q = X W_q, K = X W_k, V = X W_v of size d_model are split into ``num_heads`` heads of
-    size d_k = d_model / num_heads; each head attends separately, the heads' outputs are concatenated back
-    to d_model and mixed by the output projection W_o.
+    ``num_heads`` heads of size d_k = d_model / num_heads. Head i's queries, keys and values are features
+    i*d_k:(i+1)*d_k of W_q(x), W_k(x) and W_v(x); the output layer W_o takes the heads' outputs
+    concatenated in head order, (B, T, d_model).
 
     Args:
         d_model: size of each input and output vector.
@@ -123,14 +125,14 @@ class MultiHeadAttention(nn.Module):
         """(B, T, d_model) -> (B, h, T, d_k): head i takes features i*d_k:(i+1)*d_k."""
         # Hint: a view to (B, T, h, d_k), then a transpose; a view straight to (B, h, T, d_k) would mix
         # features of different positions into one head.
-        # BEGIN SOLUTION
+        # BEGIN SOLUTION split the last dimension into num_heads heads of d_k features: (B, h, T, d_k)
         B, T, _ = x.shape
         return x.view(B, T, self.num_heads, self.d_k).transpose(1, 2)
         # END SOLUTION
 
     def merge_heads(self, x: torch.Tensor) -> torch.Tensor:
         """(B, h, T, d_k) -> (B, T, d_model): the inverse of ``split_heads`` (concatenates the heads)."""
-        # BEGIN SOLUTION
+        # BEGIN SOLUTION concatenate the heads back into (B, T, d_model)
         B, _, T, _ = x.shape
         return x.transpose(1, 2).reshape(B, T, self.d_model)
         # END SOLUTION

@@ -1,12 +1,12 @@
-"""Problem 1(b, c): a one-layer CNN for MNIST, learned (``CNN``) and with hand-set filters (``ManualCNN``).
+"""Problems 1(b)i and 1(c): a one-layer CNN for MNIST, learned (``CNN``) and with hand-set filters (``ManualCNN``).
 
 Both models are
 
     image (B, 1, 28, 28) -> conv 3x3, 4 filters, padding 1 -> ReLU -> (B, 4, 28, 28)
           -> flatten (B, 4*28*28) -> linear -> logits (B, 10)
 
-``CNN`` learns the filters and the linear layer; ``ManualCNN`` keeps four filters designed by
-hand fixed and learns only the linear layer.
+- :class:`CNN` (1(b)i) learns the filters and the linear layer;
+- :class:`ManualCNN` (1(c)) keeps four filters designed by hand fixed and learns only the linear layer.
 
 The convolution is PyTorch's ``nn.Conv2d`` (``conv="torch"``) or your own
 ``conv.FasterConv2d`` from Problem 1(a) (``conv="faster"``); with the same weights both compute
@@ -18,6 +18,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from layers import conv_parameters
 
 #: The convolutions a model can be built with (the ``conv`` argument).
 CONV_TYPES = ("torch", "faster")
@@ -36,15 +38,8 @@ def make_conv(
     raise ValueError(f"unknown convolution {conv!r}; expected one of {CONV_TYPES}")
 
 
-def conv_parameters(layer: nn.Module) -> tuple[nn.Parameter, nn.Parameter]:
-    """The ``(weight (C_out, C_in, F, F), bias (C_out,))`` of an ``nn.Conv2d`` or a ``FasterConv2d``."""
-    if isinstance(layer, nn.Conv2d):
-        return layer.weight, layer.bias
-    return layer.filters, layer.biases
-
-
 class CNN(nn.Module):
-    """Convolution (1 -> 4 channels, 3x3, stride 1, padding 1) -> ReLU -> flatten -> linear.
+    """Convolution (1 -> 4 channels, 3x3, stride 1, padding 1) -> ReLU -> flatten -> linear (handout 1(b)i).
 
     Args:
         num_classes: number of outputs (10 digits).
@@ -70,12 +65,7 @@ class CNN(nn.Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        """He initialisation of the conv filters (a ReLU follows: std sqrt(2 / fan_in)), zero conv biases.
-
-        PyTorch's default for conv layers is about 2.4x smaller, with random biases that light up the
-        whole background after the ReLU; in our 5-epoch runs the learned filters then lag behind and
-        the CNN ends about 0.5 % lower on the test set (README, "Results").
-        """
+        """Given: the conv filters drawn from N(0, 2 / fan_in) (He initialisation), the conv biases zero."""
         weight, bias = conv_parameters(self.conv)
         nn.init.kaiming_normal_(weight, nonlinearity="relu")
         nn.init.zeros_(bias)
@@ -89,9 +79,9 @@ class CNN(nn.Module):
 
 
 class ManualCNN(CNN):
-    """``CNN`` whose 4 filters are set by hand and frozen: only ``fc`` is trained.
+    """``CNN`` whose 4 filters are set by hand and frozen: only ``fc`` is trained (handout 1(c)).
 
-    Problem 1(c): design four 3x3 filters that pick out something useful about a digit's strokes,
+    Design four 3x3 filters that pick out something useful about a digit's strokes,
     write them (and the biases) into the convolution, and freeze them (``requires_grad = False``)
     so that the optimizer trains only ``fc``. Document what each filter detects. Remember the ReLU:
     it keeps only the positive part of each filter's response. ``nn.Conv2d`` computes a

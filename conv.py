@@ -159,12 +159,8 @@ class FasterConv2d(_ConvBase):
     1. im2col: the receptive field of every output position (i, j) becomes a column of length
        C_in F F, giving a matrix ``cols`` (C_in F F, H_out W_out) per image;
     2. the filters, flattened to a (C_out, C_in F F) matrix, times ``cols`` is (C_out, H_out W_out):
-       every dot product of a filter with a receptive field at once -- one batched matmul.
-
-    Where the time goes (batch 16, one thread): ``F.unfold`` followed by ``@`` and a separate bias
-    addition takes 2-3x as long as ``nn.Conv2d``. Building ``cols`` from ``Tensor.unfold`` views with
-    a single copy, and letting ``torch.baddbmm`` add the biases while writing the output directly in
-    the (N, C_out, H_out W_out) layout, brings it level with ``nn.Conv2d`` (``benchmark_conv2d.py``).
+       every dot product of a filter with a receptive field at once -- one batched matmul;
+    3. add the biases and reshape to (N, C_out, H_out, W_out).
     """
 
     def convolution(
@@ -186,8 +182,8 @@ class FasterConv2d(_ConvBase):
         #    tensor. Tensor.unfold(dim, size, step) gives sliding windows as a VIEW (no copy).
         #    Order the rows (c, u, v) like filters.reshape(C_out, -1) and the columns (i, j) like the output.
         # 4. ONE (batched) matmul of the flattened filters with cols, plus the biases:
-        #    (C_out, C_in F F) @ (N, C_in F F, H_out W_out) -> (N, C_out, H_out W_out); torch.baddbmm
-        #    adds the biases in the same call. Then reshape to (N, C_out, H_out, W_out).
+        #    (C_out, C_in F F) @ (N, C_in F F, H_out W_out) -> (N, C_out, H_out W_out).
+        #    Then reshape to (N, C_out, H_out, W_out).
         # BEGIN SOLUTION im2col with Tensor.unfold (or F.unfold), then one matmul with the flattened filters, plus biases
         windows = x.unfold(2, F, S).unfold(3, F, S)  # (N, C_in, H_out, W_out, F, F), a view of x
         # Put (c, u, v) before (i, j), then flatten both groups: this reshape is the one copy of the data.

@@ -1,6 +1,7 @@
-"""Problem 2(a)ii: a long short-term memory network (LSTM) from scratch.
+"""Problem 2(c)iii: a long short-term memory network (LSTM) from scratch.
 
-For every time step t = 1..T, with h_0 = 0 and C_0 = 0 (sigma is the logistic sigmoid, * elementwise):
+The equations of the handout, for every time step t = 1..T, with h_0 = 0 and C_0 = 0 (row vectors, batch first;
+sigma is the logistic sigmoid, * elementwise):
 
     I_t  = sigma(x_t W_xi + h_{t-1} W_hi + b_i)      input gate
     F_t  = sigma(x_t W_xf + h_{t-1} W_hf + b_f)      forget gate
@@ -10,8 +11,8 @@ For every time step t = 1..T, with h_0 = 0 and C_0 = 0 (sigma is the logistic si
     h_t  = O_t * tanh(C_t)                           hidden state
     y_t  = h_t W_hy + b_y                            output
 
-``LSTMLayer`` implements it with basic tensor operations (no ``nn.LSTM``, no ``nn.LSTMCell``);
-``LSTM`` puts a word embedding in front of it for the IMDB sentiment task.
+- :class:`LSTMLayer`: the equations with basic tensor operations (no ``nn.LSTM``, no ``nn.LSTMCell``).
+- :class:`LSTM`: a word embedding in front of an ``LSTMLayer``, for the IMDB sentiment task.
 """
 
 from __future__ import annotations
@@ -19,20 +20,11 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from rnn import word_embedding, xavier_parameter
-
-
-def gate_weight(fan_in: int, hidden_size: int) -> nn.Parameter:
-    """A (fan_in, H) gate weight drawn from U(-1/sqrt(H), 1/sqrt(H)), as ``nn.LSTM`` draws its weights.
-
-    Chosen over Xavier's U(-a, a), a = sqrt(6 / (fan_in + H)), on IMDB validation accuracy (README, 3(c)).
-    """
-    bound = hidden_size**-0.5
-    return nn.Parameter(torch.empty(fan_in, hidden_size).uniform_(-bound, bound))
+from layers import gate_weight, word_embedding, xavier_parameter
 
 
 class LSTMLayer(nn.Module):
-    """A single-layer LSTM with an output projection at every time step.
+    """A single-layer LSTM with an output layer at every time step (handout 2(c)iii).
 
     Args:
         input_size: D, the size of each input vector x_t.
@@ -53,9 +45,7 @@ class LSTMLayer(nn.Module):
         self.input_size = input_size
         self.hidden_size = hidden_size
         self.output_size = output_size
-        # input gate I_t, forget gate F_t, output gate O_t, candidate memory cell C~_t. The weights start as
-        # nn.LSTM's, U(-1/sqrt(H), 1/sqrt(H)); the forget gate's bias starts at 1, so that F_t = sigmoid(1)
-        # = 0.73 at first and the memory cell keeps what it has learnt (Jozefowicz et al., 2015).
+        # input gate I_t, forget gate F_t, output gate O_t, candidate memory cell C~_t (b_f starts at 1)
         self.W_xi = gate_weight(input_size, hidden_size)
         self.W_hi = gate_weight(hidden_size, hidden_size)
         self.b_i = nn.Parameter(torch.zeros(hidden_size))
@@ -112,7 +102,7 @@ class LSTMLayer(nn.Module):
 
 
 class LSTM(nn.Module):
-    """An LSTM sentiment classifier: word embedding followed by an ``LSTMLayer``.
+    """An LSTM sentiment classifier: word embedding followed by an ``LSTMLayer`` (handout 2(c)iii).
 
     Args:
         vocab_size: number of token ids (id 0 is the padding token PAD).

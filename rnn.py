@@ -1,12 +1,12 @@
-"""Problem 2(a)i: a recurrent neural network (RNN) from scratch.
+"""Problem 2(a)i-ii: a recurrent neural network (RNN) from scratch.
 
-The recurrence, for every time step t = 1..T, with h_0 = 0:
+The recurrence of the handout, for every time step t = 1..T, with h_0 = 0 (row vectors, batch first):
 
     h_t = tanh(x_t W_xh + h_{t-1} W_hh + b_h)
     y_t = h_t W_hy + b_y
 
-``RNNLayer`` implements it with basic tensor operations (no ``nn.RNN``, no ``nn.RNNCell``);
-``RNN`` puts a word embedding in front of it for the IMDB sentiment task.
+- :class:`RNNLayer` (2(a)i): the recurrence with basic tensor operations (no ``nn.RNN``, no ``nn.RNNCell``).
+- :class:`RNN` (2(a)ii): a word embedding in front of an ``RNNLayer``, for the IMDB sentiment task.
 """
 
 from __future__ import annotations
@@ -14,35 +14,11 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-
-def xavier_parameter(fan_in: int, fan_out: int) -> nn.Parameter:
-    """A (fan_in, fan_out) weight matrix with Xavier (Glorot) uniform initialisation.
-
-    The values are drawn from U(-a, a) with a = sqrt(6 / (fan_in + fan_out)), which keeps the variance
-    of the activations roughly constant from one layer (or time step) to the next.
-    """
-    weight = torch.empty(fan_in, fan_out)
-    nn.init.xavier_uniform_(weight)
-    return nn.Parameter(weight)
-
-
-def word_embedding(vocab_size: int, embedding_size: int, std: float = 0.1) -> nn.Embedding:
-    """An ``nn.Embedding`` for token ids, PAD = 0, with word vectors drawn from N(0, std^2).
-
-    ``padding_idx=0``: the PAD vector is zero and receives no gradient. The small std matters:
-    ``nn.Embedding`` draws from N(0, 1), and Adam moves each entry by about the learning rate
-    (1e-3) per step, so in a few hundred steps such word vectors barely change and the recurrent
-    layer memorises noise instead (IMDB long reviews, validation accuracy 69 % vs 82 %; README).
-    """
-    embedding = nn.Embedding(vocab_size, embedding_size, padding_idx=0)
-    with torch.no_grad():
-        embedding.weight.normal_(0.0, std)
-        embedding.weight[0].zero_()
-    return embedding
+from layers import word_embedding, xavier_parameter
 
 
 class RNNLayer(nn.Module):
-    """A single-layer Elman RNN with an output projection at every time step.
+    """A single-layer Elman RNN with an output layer at every time step (handout 2(a)i).
 
     Args:
         input_size: D, the size of each input vector x_t.
@@ -96,7 +72,7 @@ class RNNLayer(nn.Module):
 
 
 class RNN(nn.Module):
-    """An RNN sentiment classifier: word embedding followed by an ``RNNLayer``.
+    """An RNN sentiment classifier: word embedding followed by an ``RNNLayer`` (handout 2(a)ii).
 
     Args:
         vocab_size: number of token ids (id 0 is the padding token PAD).

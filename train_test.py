@@ -1,5 +1,7 @@
 """Training and evaluation loops shared by the MNIST (Problem 1) and IMDB (Problems 2, 3) scripts.
 
+Yours to write: ``count_correct`` and ``train_step`` (handout 1(b)ii), ``last_time_step`` (handout 2(a)iv).
+
 Every model here is a classifier. A CNN returns logits of shape (B, C) for a batch of images;
 a sequence model (RNN, LSTM, Transformer) returns logits at every time step, (B, T, C), and the
 prediction for the whole sequence is read at the last time step (``last_time_step``).
@@ -40,15 +42,18 @@ def last_time_step(outputs: torch.Tensor) -> torch.Tensor:
 
 
 def count_correct(logits: torch.Tensor, labels: torch.Tensor) -> int:
-    """How many predictions (the class with the largest logit) equal the labels.
+    """How many predictions (the class with the largest logit) equal the labels (handout 1(b)ii).
+
+    Returns a Python ``int``.
 
     Shape:
         - logits: (B, C)
         - labels: (B,) class indices
     """
     # Hint: torch.argmax over the class dimension; compare with the labels; count the matches.
-    num_correct = int((logits.argmax(dim=1) == labels).sum().item())  # SOLUTION
-    return num_correct
+    # BEGIN SOLUTION count the predictions (argmax over the classes) that equal the labels, as an int
+    return int((logits.argmax(dim=1) == labels).sum().item())
+    # END SOLUTION
 
 
 def train_step(
@@ -59,7 +64,7 @@ def train_step(
     criterion: nn.Module,
     grad_clip: float | None = None,
 ) -> tuple[float, int]:
-    """One optimizer step on one batch; returns ``(mean loss of the batch, number of correct predictions)``.
+    """One optimizer step on one batch (handout 1(b)ii); returns ``(mean loss of the batch, number correct)``.
 
     Both are measured on the forward pass of this step, before the weights change.
 
@@ -69,7 +74,7 @@ def train_step(
         optimizer: updates the model's parameters.
         criterion: a loss with ``reduction="mean"``, e.g. ``nn.CrossEntropyLoss()``.
         grad_clip: if given, rescale the gradients so that their total norm is at most this
-            (``torch.nn.utils.clip_grad_norm_``) before the step; recurrent models need it.
+            (``torch.nn.utils.clip_grad_norm_``) before the step; None: no clipping.
     """
     # Steps: clear the old gradients, forward pass, loss on the last time step's logits,
     # backward pass, optional clipping, optimizer step. Name the logits (B, C) `logits` and the

@@ -1,11 +1,11 @@
-"""Problem 3(b)iii: a Transformer encoder for sentiment classification, from scratch.
+"""Problem 3(b): a Transformer encoder for sentiment classification, from scratch.
 
     x = embedding(tokens) + PE                      word vectors plus sinusoidal positional encoding
     x = LayerNorm(x + MultiHeadAttention(x))        attention sub-layer, residual connection, post-norm
     x = LayerNorm(x + FFN(x))                       FFN(x) = max(0, x W_1 + b_1) W_2 + b_2
     y = x W_out + b_out                             logits at every position
 
-One encoder layer, as in the handout. PAD tokens (id 0) are masked out as keys of the attention.
+One encoder layer. PAD tokens (id 0) are masked out as keys of the attention.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from attention import MultiHeadAttention
-from rnn import word_embedding
+from layers import word_embedding
 
 
 def positional_encoding(max_seq_length: int, d_model: int) -> torch.Tensor:
@@ -27,8 +27,7 @@ def positional_encoding(max_seq_length: int, d_model: int) -> torch.Tensor:
     drops the last cosine column).
 
     Returns:
-        PE, shape (max_seq_length, d_model), in the default dtype (computed in float64 so that even
-        position 511 is exact to float32 precision).
+        PE, shape (max_seq_length, d_model), in the default dtype (``torch.get_default_dtype()``).
     """
     # BEGIN SOLUTION fill the even columns with the sines and the odd columns with the cosines
     pos = torch.arange(max_seq_length, dtype=torch.float64).unsqueeze(1)  # (L, 1)
@@ -111,11 +110,10 @@ class TransformerEncoder(nn.Module):
 
 
 class Transformer(nn.Module):
-    """A Transformer sentiment classifier: embedding + positional encoding -> ``TransformerEncoder``.
+    """A Transformer sentiment classifier: embedding + positional encoding -> ``TransformerEncoder`` (handout 3(b)).
 
-    The word vectors come from ``rnn.word_embedding`` (N(0, 0.1^2), PAD row zero), as in the RNN and
-    the LSTM: with ``nn.Embedding``'s N(0, 1) they barely move under Adam in 5 epochs (README, 3(c)).
-    They are NOT scaled by sqrt(d_model) as in the paper (validation accuracy decided both choices).
+    The word vectors come from ``layers.word_embedding`` (PAD row zero), as in the RNN and the LSTM.
+    Add the positional encoding to them as they are (no scaling by sqrt(d_model)).
 
     Args:
         vocab_size: number of token ids (id 0 is the padding token PAD).

@@ -1,4 +1,4 @@
-"""Mistakes in attention.py (Problems 3(b)i-ii): scaled dot-product and multi-head self-attention."""
+"""Mistakes in attention.py (Problem 3(a)iv): scaled dot-product and multi-head self-attention."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Mistakes in lstm.py (Problem 2(a)ii): the gates, the memory cell and h_t = O_t * tanh(C_t)."""
+"""Mistakes in lstm.py (Problem 2(c)iii): the gates, the memory cell and h_t = O_t * tanh(C_t)."""
 
 from __future__ import annotations
 

@@ -1,10 +1,10 @@
-"""Mistakes in train_test.py: the last time step (2(a)iv) and the training step / bookkeeping (1(b))."""
+"""Mistakes in train_test.py: the last time step (2(a)iv) and the training step / bookkeeping (1(b)ii)."""
 
 from __future__ import annotations
 
 from grading.mutants import Mutant
 
-COUNT = "num_correct = int((logits.argmax(dim=1) == labels).sum().item())  # SOLUTION"
+COUNT = "return int((logits.argmax(dim=1) == labels).sum().item())"
 
 MUTANTS: list[Mutant] = [
     Mutant("train_test.first_time_step", "last_time_step", "return outputs[:, -1, :]", "return outputs[:, 0, :]",
@@ -14,10 +14,10 @@ MUTANTS: list[Mutant] = [
     Mutant("train_test.last_batch_element", "last_time_step", "return outputs[:, -1, :]",
            "return outputs[-1]", "outputs[-1]: the last element of the BATCH (all its time steps)"),
     Mutant("train_test.softmax_over_batch", "count_correct", COUNT,
-           "num_correct = int((torch.softmax(logits, dim=0).argmax(dim=1) == labels).sum().item())  # SOLUTION",
+           "return int((torch.softmax(logits, dim=0).argmax(dim=1) == labels).sum().item())",
            "softmax over the batch axis (dim=0) before taking the predicted class"),
     Mutant("train_test.accuracy_not_count", "count_correct", COUNT,
-           "num_correct = (logits.argmax(dim=1) == labels).float().mean().item()  # SOLUTION",
+           "return (logits.argmax(dim=1) == labels).float().mean().item()",
            "count_correct returns the fraction correct, not the count (train/test divide again)"),
     Mutant("train_test.no_zero_grad", "train_step", """\
     optimizer.zero_grad()

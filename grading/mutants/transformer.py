@@ -1,4 +1,4 @@
-"""Mistakes in transformer.py (Problem 3(b)iii): positional encoding, the encoder layer and the model."""
+"""Mistakes in transformer.py (Problem 3(b)): positional encoding, the encoder layer and the model."""
 
 from __future__ import annotations
 
