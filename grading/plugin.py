@@ -4,7 +4,8 @@ This file is self-contained (stdlib + pytest) because the harness copies it next
 loads it with ``-p``; it never imports the ``grading`` package.
 
 Collect mode (``GRADING_COLLECT_OUT=<file>``, with ``--collect-only``): writes the graded tests
-(points marker) with their handout part, visibility and timeout as JSON.
+(``weight`` marker) with their weight, handout part, visibility and timeout as JSON (the parent turns weights
+into points with grading/rubric.py).
 
 Run mode (``GRADING_EVENTS_FD=<fd>``): streams one JSON line per event to a pipe the parent owns:
 ``collect_start`` / ``collect_error`` per test module, ``start`` and ``result`` per test, ``done`` at
@@ -287,17 +288,17 @@ class _Collector:
             default = None
         tests = []
         for item in items:
-            mark = item.get_closest_marker("points")
+            mark = item.get_closest_marker("weight")
             if mark is None:
                 continue
-            points = mark.args[0] if mark.args else mark.kwargs.get("n", mark.kwargs.get("points"))
+            weight = mark.args[0] if mark.args else mark.kwargs.get("w", mark.kwargs.get("weight"))
             part = mark.kwargs.get("part", mark.args[1] if len(mark.args) > 1 else None)
             tmark = item.get_closest_marker("timeout")
             timeout = (tmark.args[0] if tmark and tmark.args else (tmark.kwargs.get("timeout") if tmark else None))
             tests.append({
                 "nodeid": item.nodeid,
                 "file": item.nodeid.split("::")[0],
-                "points": points,
+                "weight": weight,
                 "part": part,
                 "hidden": item.get_closest_marker("hidden") is not None,
                 "timeout": timeout,

@@ -102,20 +102,21 @@ def rubric_table(data: dict, width: int = 150) -> str:
     max_total = 0.0
     for t in data.get("tests", []):
         name = t.get("name", "")
-        part = t.get("number", "")
+        number = t.get("number", "")
+        part = number.rsplit(".", 1)[0] if "." in number else number  # "1(a)i.07" -> "1(a)i"
         test = name[len(part) + 1:] if part and name.startswith(part + " ") else name
         if t.get("visibility") == "after_published":
             test += " (hidden)"
         status = t.get("status", "")
         first = "" if status == "passed" else _first_line(t.get("output", ""))
-        rows.append((test, part, f"{t.get('score', 0):g}/{t.get('max_score', 0):g}", status, first))
+        rows.append((test, part, f"{t.get('score', 0):.4g}/{t.get('max_score', 0):.4g}", status, first))
         max_total += t.get("max_score", 0) or 0
-    widths = [min(max(len(r[i]) for r in rows), cap) for i, cap in enumerate((62, 8, 7, 7, 200))]
+    widths = [min(max(len(r[i]) for r in rows), cap) for i, cap in enumerate((62, 8, 13, 7, 200))]
     lines = []
     for r in rows:
         cells = [c if len(c) <= widths[i] else c[: widths[i] - 1] + "…" for i, c in enumerate(r)]
         line = "  ".join(c.ljust(widths[i]) for i, c in enumerate(cells)).rstrip()
         lines.append(line[:width])
     lines.insert(1, "-" * min(width, len(lines[0]) + 20))
-    lines.append(f"Total: {data.get('score', 0):g} / {max_total:g}")
+    lines.append(f"Total: {data.get('score', 0):g} / {round(max_total, 4):g}")
     return "\n".join(lines)

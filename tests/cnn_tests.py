@@ -7,7 +7,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from cnn import CNN, ManualCNN, conv_parameters
+from cnn import CNN, ManualCNN
+from layers import conv_parameters
 from tests.helpers import assert_close
 
 CONV_PARAMS = 4 * 1 * 3 * 3 + 4  # 4 filters of 1x3x3 and 4 biases
@@ -26,7 +27,7 @@ def count(params) -> int:
 
 
 # --- 1(b) CNN ------------------------------------------------------------------------------------------
-@pytest.mark.points(1, part="1.b")
+@pytest.mark.weight(1, part="1.b.i")
 @pytest.mark.parametrize("batch", [1, 5])
 def test_cnn_output_shape(batch):
     model = CNN()
@@ -36,7 +37,7 @@ def test_cnn_output_shape(batch):
     )
 
 
-@pytest.mark.points(1, part="1.b")
+@pytest.mark.weight(1, part="1.b.i")
 def test_cnn_layers_and_parameter_count():
     model = CNN()
     assert isinstance(model.conv, nn.Conv2d), (
@@ -62,7 +63,7 @@ def test_cnn_layers_and_parameter_count():
     )
 
 
-@pytest.mark.points(1, part="1.b")
+@pytest.mark.weight(1, part="1.b.i")
 def test_cnn_other_sizes():
     model = CNN(num_classes=3, input_size=12)
     out = model(torch.rand(2, 1, 12, 12))
@@ -75,7 +76,7 @@ def test_cnn_other_sizes():
     )
 
 
-@pytest.mark.points(2, part="1.b")
+@pytest.mark.weight(2, part="1.b.i")
 def test_cnn_forward_is_conv_relu_flatten_linear():
     torch.manual_seed(1)
     model = CNN().double()
@@ -94,7 +95,7 @@ def test_cnn_forward_is_conv_relu_flatten_linear():
 
 
 # --- 1(c) ManualCNN ---------------------------------------------------------------------------------------
-@pytest.mark.points(1, part="1.c")
+@pytest.mark.weight(1, part="1.c")
 def test_manual_cnn_shape_and_parameter_counts():
     model = ManualCNN()
     out = model(torch.rand(4, 1, 28, 28))
@@ -112,7 +113,7 @@ def test_manual_cnn_shape_and_parameter_counts():
     )
 
 
-@pytest.mark.points(2, part="1.c")
+@pytest.mark.weight(2, part="1.c")
 def test_manual_cnn_conv_frozen_fc_trains():
     model = ManualCNN()
     weight, bias = conv_parameters(model.conv)
@@ -137,7 +138,7 @@ def test_manual_cnn_conv_frozen_fc_trains():
     )
 
 
-@pytest.mark.points(2, part="1.c")
+@pytest.mark.weight(2, part="1.c")
 def test_manual_cnn_filters_are_hand_set():
     torch.manual_seed(0)
     first = ManualCNN()
@@ -164,7 +165,7 @@ def test_manual_cnn_filters_are_hand_set():
             )
 
 
-@pytest.mark.points(1, part="1.c")
+@pytest.mark.weight(1, part="1.c")
 def test_manual_cnn_forward_is_conv_relu_flatten_linear():
     model = ManualCNN().double()
     x = torch.rand(3, 1, 28, 28, dtype=torch.float64)

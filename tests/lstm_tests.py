@@ -53,7 +53,7 @@ def _torch_reference(layer: lstm.LSTMLayer, x: torch.Tensor, grad_out: torch.Ten
     return y, grads
 
 
-@pytest.mark.points(1, part="2.a.ii")
+@pytest.mark.weight(1, part="2.c.iii")
 @pytest.mark.parametrize("case", list(CASES))
 def test_lstm_layer_output_matches_torch(case, from_scratch):
     """y_t = h_t W_hy + b_y with the handout's gates, C_t and h_t = O_t * tanh(C_t), shape (B, T, O)."""
@@ -66,7 +66,7 @@ def test_lstm_layer_output_matches_torch(case, from_scratch):
     assert_close(out, expected, case=case, what="LSTMLayer output (B, T, O)", atol=1e-10, rtol=1e-8)
 
 
-@pytest.mark.points(1, part="2.a.ii")
+@pytest.mark.weight(1, part="2.c.iii")
 @pytest.mark.parametrize("case", list(CASES))
 def test_lstm_layer_gradients_match_torch(case, from_scratch):
     """Backpropagation through time reaches all 14 parameters and the input, as in nn.LSTM."""
@@ -81,7 +81,7 @@ def test_lstm_layer_gradients_match_torch(case, from_scratch):
     assert_gradients_match(layer, x, PARAMETERS, expected, case=case, atol=1e-10, rtol=1e-8)
 
 
-@pytest.mark.points(1, part="2.a.ii")
+@pytest.mark.weight(1, part="2.c.iii")
 def test_lstm_model_embeds_then_runs_the_layer(from_scratch):
     """LSTM: nn.Embedding(padding_idx=0) then the LSTM layer, on left-padded token ids (B, T) -> (B, T, O)."""
     torch.set_default_dtype(torch.float64)

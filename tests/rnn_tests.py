@@ -44,7 +44,7 @@ def _torch_reference(layer: rnn.RNNLayer, x: torch.Tensor, grad_out: torch.Tenso
     return y, grads
 
 
-@pytest.mark.points(1, part="2.a.i")
+@pytest.mark.weight(1, part="2.a.i")
 @pytest.mark.parametrize("case", list(CASES))
 def test_rnn_layer_output_matches_torch(case, from_scratch):
     """y_t = (tanh recurrence from h_0 = 0) W_hy + b_y at every time step, shape (B, T, O)."""
@@ -57,7 +57,7 @@ def test_rnn_layer_output_matches_torch(case, from_scratch):
     assert_close(out, expected, case=case, what="RNNLayer output (B, T, O)", atol=1e-10, rtol=1e-8)
 
 
-@pytest.mark.points(1, part="2.a.i")
+@pytest.mark.weight(1, part="2.a.i")
 @pytest.mark.parametrize("case", list(CASES))
 def test_rnn_layer_gradients_match_torch(case, from_scratch):
     """Backpropagation through time reaches every parameter and the input, as in nn.RNN."""
@@ -72,7 +72,7 @@ def test_rnn_layer_gradients_match_torch(case, from_scratch):
     assert_gradients_match(layer, x, PARAMETERS, expected, case=case, atol=1e-10, rtol=1e-8)
 
 
-@pytest.mark.points(1, part="2.a.i")
+@pytest.mark.weight(1, part="2.a.ii")
 def test_rnn_model_embeds_then_runs_the_layer(from_scratch):
     """RNN: nn.Embedding(padding_idx=0) then the RNN layer, on left-padded token ids (B, T) -> (B, T, O)."""
     torch.set_default_dtype(torch.float64)

@@ -17,7 +17,7 @@ from train_test import train_step
 
 
 @pytest.mark.hidden
-@pytest.mark.points(1, part="1.b")
+@pytest.mark.weight(1, part="1.b.ii")
 @pytest.mark.timeout(30)
 @pytest.mark.parametrize("grad_clip", [1e-3, 1e3], ids=["clipped", "below_the_limit"])
 def test_train_step_clips_the_gradient_norm(grad_clip):

@@ -123,7 +123,7 @@ def close_lists(actual, expected, what: str, tol: float = 1e-9) -> None:
 
 
 # --- 2(a)iv: the prediction of a sequence model is its last time step -------------------------------------
-@pytest.mark.points(1, part="2.a.iv")
+@pytest.mark.weight(1, part="2.a.iv")
 @pytest.mark.parametrize("batch, steps", [(2, 5), (4, 1), (3, 3)])
 def test_last_time_step_selects_the_last_step(batch, steps):
     classes = 4
@@ -156,7 +156,7 @@ def test_last_time_step_keeps_2d_logits():  # not graded: the given code already
     )
 
 
-@pytest.mark.points(1, part="2.a.iv")
+@pytest.mark.weight(1, part="2.a.iv")
 @pytest.mark.timeout(30)
 def test_train_and_test_use_the_last_time_step():
     expected, _, _ = expected_sgd_run(lr=0.5, epochs=1)
@@ -185,7 +185,7 @@ def test_train_and_test_use_the_last_time_step():
 
 
 # --- 1(b): the training step and the loss / accuracy bookkeeping ------------------------------------------
-@pytest.mark.points(1, part="1.b")
+@pytest.mark.weight(1, part="1.b.ii")
 def test_count_correct():
     logits = torch.tensor(
         [[2.0, 1.0, 0.0], [0.0, 3.0, 1.0], [0.5, 0.2, 0.9], [1.0, 0.0, -1.0], [0.0, 0.0, 4.0]]
@@ -198,7 +198,7 @@ def test_count_correct():
     )
 
 
-@pytest.mark.points(2, part="1.b")
+@pytest.mark.weight(2, part="1.b.ii")
 def test_test_returns_mean_loss_and_accuracy():
     model = linear_model()
     loss, accuracy = evaluate(model, batches(X_TRAIN, Y_TRAIN), nn.CrossEntropyLoss(), "cpu", progress=False)
@@ -210,7 +210,7 @@ def test_test_returns_mean_loss_and_accuracy():
     )
 
 
-@pytest.mark.points(3, part="1.b")
+@pytest.mark.weight(3, part="1.b.ii")
 @pytest.mark.timeout(30)
 def test_train_history_and_weights():
     lr, epochs = 0.5, 2

@@ -1,10 +1,13 @@
-"""results.json validation (Gradescope's specification), the rubric table, and the rubric totals."""
+"""results.json validation (Gradescope's specification), the rubric table, and grading/rubric.py's parts."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from grading import rubric
+import pytest
+
+from grading import harness, rubric
+from grading.harness import share_points
 from grading.results import rubric_table, validate_results, write_results
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -16,9 +19,9 @@ GOOD = {
     "tests": [
         {"name": "Required files", "number": "0", "score": 0.0, "max_score": 0.0, "status": "passed",
          "visibility": "visible", "output": ""},
-        {"name": "1.a.i conv_tests.py::test_a", "number": "1.a.i", "score": 3.0, "max_score": 3.0,
+        {"name": "1(a)i conv_tests.py::test_a", "number": "1(a)i.1", "score": 3.0, "max_score": 3.0,
          "status": "passed", "visibility": "visible", "output": ""},
-        {"name": "1.a.ii conv_tests.py::test_b", "number": "1.a.ii", "score": 0.0, "max_score": 2.0,
+        {"name": "1(a)ii conv_tests.py::test_b", "number": "1(a)ii.1", "score": 0.0, "max_score": 2.0,
          "status": "failed", "visibility": "after_published", "output": "FAILED: [case] values differ\nmore"},
     ],
 }
@@ -50,11 +53,97 @@ def test_rubric_table_and_atomic_write(tmp_path):
     assert validate_results(__import__("json").loads(target.read_text())) == []
 
 
-def test_totals_are_explicit_and_documented():
-    assert rubric.compare_totals({"1": 10.0}, {"1": 10}) == []
-    assert rubric.compare_totals({"1": 10.0, "2": 1.0}, {"1": 12}) == [
-        "problem 1: the tests declare 10 points, grading/rubric.py expects 12",
-        "problem 2: the tests declare 1 points but grading/rubric.py expects none",
-    ]
-    documented = rubric.readme_totals((ROOT / "README.md").read_text(encoding="utf-8"))
-    assert documented == {k: float(v) for k, v in rubric.EXPECTED_TOTALS.items()}
+def test_rubric_table_names_the_handout_part():
+    table = rubric_table(GOOD)
+    row = next(line for line in table.splitlines() if "test_b" in line)
+    assert row.split()[:3] == ["conv_tests.py::test_b", "(hidden)", "1(a)ii"], table
+
+
+def test_handout_labels_and_owners():
+    assert rubric.handout_label("1.b.i") == "1(b)i" and rubric.handout_label("3.b") == "3(b)"
+    assert rubric.handout_label("2.c.iii") == "2(c)iii" and rubric.handout_label("1") == "1"
+    assert rubric.part_of("cnn.CNN.__init__") == "1.b.i"
+    assert rubric.part_of("cnn.ManualCNN.__init__") == "1.c"
+    assert rubric.part_of("conv.FasterConv2d.convolution") == "1.a.ii"
+    assert rubric.part_of("conv._ConvBase.__init__") == "1.a.i"
+    assert rubric.part_of("rnn.RNNLayer.forward") == "2.a.i" and rubric.part_of("rnn.RNN.forward") == "2.a.ii"
+    assert rubric.part_of("train_test.count_correct") == "1.b.ii"
+    assert rubric.part_of("train_test.last_time_step") == "2.a.iv"
+    assert rubric.part_of("data.TextClassificationDataset.__init__") == "2.a.iii"
+    assert rubric.part_of("lstm.LSTMLayer.forward") == "2.c.iii"
+    assert rubric.part_of("attention.MultiHeadAttention.split_heads") == "3.a.iv"
+    assert rubric.part_of("transformer.positional_encoding") == "3.b"
+    assert rubric.part_of("layers.anything") is None and rubric.part_of("rnnx.RNN") is None
+    assert all(label in rubric.PARTS for label in rubric.OWNERS.values())
+
+
+def test_the_table_adds_up_to_the_handout():
+    assert rubric.table_problems() == []
+    assert rubric.problem_totals() == {"1": 40, "2": 40, "3": 20}
+    assert rubric.problem_totals("autograded") == {"1": 11, "2": 13, "3": 7}
+    assert list(rubric.PARTS)[0] == "1.a.i" and list(rubric.PARTS)[-1] == "3.d"
+    labels = [rubric.handout_label(k) for k in rubric.PARTS]
+    assert labels == sorted(labels), "handout labels sort in the handout's order (Gradescope's test numbers)"
+
+
+def test_rubric_problems_names_every_disagreement():
+    table = {"1.a.i": 3.0, "1.a.ii": 3.0}
+    assert rubric.rubric_problems([("a", "1.a.i", 1.0), ("b", "1.a.i", 2.0), ("c", "1.a.ii", 3.0)], table) == []
+    problems = rubric.rubric_problems([("a", "1.a.i", 1.0), ("d", "1.d", 1.0), ("e", "9.z", 1.0)], table)
+    assert "d: part 1.d is graded by hand (no autograded points in grading/rubric.py)" in problems
+    assert "e: part '9.z' is not a part of the handout (grading/rubric.py PARTS)" in problems
+    assert "part 1.a.i (1(a)i): the tests give 1 points, the table 3" in problems
+    assert "part 1.a.ii (1(a)ii): 3 autograded points but no graded test" in problems
+
+
+def test_readme_rubric_table_agrees_with_rubric_py():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert rubric.readme_problems(readme) == []
+    assert rubric.readme_problems(rubric.readme_table()) == []
+    wrong = rubric.readme_table().replace("| 1(c) | ", "| 1(c) | x |", 1).replace("| 2(b) |", "| 2(z) |")
+    assert rubric.readme_problems(wrong)[:1] == ["README's rubric table has no row 1(c)"]
+
+
+@pytest.mark.parametrize("weights,total", [([1] * 7, 3.0), ([1, 2, 3], 1.5), ([2, 1, 1, 1, 2], 4.0), ([1], 1.0),
+                                           ([1] * 23 + [2], 3.0)])
+def test_share_points_adds_up_exactly_in_multiples_of_1e4(weights, total):
+    points = share_points(weights, total)
+    assert abs(sum(points) - total) < 1e-9
+    assert all(abs(p * 10_000 - round(p * 10_000)) < 1e-6 for p in points)
+    assert all(abs(p - total * w / sum(weights)) <= 1e-4 for p, w in zip(points, weights))
+
+
+def test_results_json_follows_the_handout_and_full_marks_are_exact():
+    specs = []
+    for part, points in rubric.autograded_points().items():
+        n = 7 if part != "1.c" else 3
+        specs += [harness.TestSpec(f"tests/{part}_tests.py::t{i}", p, part, hidden=i == 0)
+                  for i, p in enumerate(share_points([1] * n, points))]
+    specs.reverse()  # the rubric's order (test files) is not the handout's
+    data = harness.GradeReport([harness.TestResult(s, "passed") for s in specs], {}, []).to_results_json()
+    assert validate_results(data) == [] and data["score"] == 31
+    tests = data["tests"][1:]
+    # parts in the handout's order; inside a part, the rubric's order (here reversed)
+    assert tests[0]["name"] == "1(a)i 1.a.i_tests.py::t6" and tests[0]["number"] == "1(a)i.1"
+    assert tests[-1]["number"] == "3(b).7"
+    assert [t["number"] for t in tests] == sorted(t["number"] for t in tests)
+    assert all(round(t["score"], 4) == t["score"] for t in tests)
+    half = harness.GradeReport([harness.TestResult(s, "passed" if i % 2 else "failed") for i, s in enumerate(specs)], {}, [])
+    data = half.to_results_json()
+    assert validate_results(data) == [] and 0 < data["score"] < 31
+
+
+def test_check_verifies_the_collected_rubric_against_the_table():
+    from grading.check import rubric_check, totals_table
+
+    specs = [harness.TestSpec(f"tests/x_tests.py::t_{part}_{i}", p, part)
+             for part, points in rubric.autograded_points().items()
+             for i, p in enumerate(share_points([1, 2, 3], points))]
+    readme = rubric.readme_table()
+    assert rubric_check(harness.Rubric(specs), readme) == []
+    table = totals_table(harness.Rubric(specs))
+    assert table.splitlines()[-1].split()[:6] == ["all", "100", "31", "69", "36", "(0)"], table
+    short = harness.Rubric([s for s in specs if s.part != "3.b"] + [harness.TestSpec("tests/y::t", 1.0, "1.d")])
+    problems = rubric_check(short, readme)
+    assert "tests/y::t: part 1.d is graded by hand (no autograded points in grading/rubric.py)" in problems
+    assert "part 3.b (3(b)): 3 autograded points but no graded test" in problems
