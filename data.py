@@ -1,11 +1,20 @@
-"""Data loading for Problem Set 3: MNIST (Problem 1) and IMDB sentiment (Problems 2 and 3)."""
+"""Data loading for Problem Set 3: MNIST (Problem 1) and IMDB sentiment (Problems 2 and 3).
+
+Yours to write (handout 2(a)iii, the text part): ``preprocess``, ``BOWTokenizer.fit`` and ``encode``,
+``pad_and_truncate`` and the filtering in ``TextClassificationDataset``. The loaders are given.
+"""
 
 from __future__ import annotations
 
+import gzip
+import math
 import os
 import random
 import re
+import shutil
 import string
+import struct
+import zlib
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -40,21 +49,30 @@ def load_mnist_split(data_dir: str | os.PathLike = "data", train: bool = True, d
         labels: int64 (N,), digits 0-9
     """
     from torchvision.datasets import MNIST
-    from torchvision.datasets.utils import extract_archive
 
     raw = Path(data_dir) / "MNIST" / "raw"
+    names = [gz.removesuffix(".gz") for gz in MNIST_FILES]
+    copy_again = f"on the course machines: cp {MNIST_SHARED}/*.gz {raw}/; see data/README.md"
     try:
         if download:
-            dataset = MNIST(data_dir, train=train, download=True)
+            _remove_incomplete_idx(raw, names)  # torchvision counts a half-decompressed file as present
+            try:
+                dataset = MNIST(data_dir, train=train, download=True)
+            finally:
+                _remove_incomplete_idx(raw, names)  # a failed download or decompression leaves no debris
         else:  # torchvision wants all four files decompressed, also to read only one split
-            for name in (gz.removesuffix(".gz") for gz in MNIST_FILES):
-                if not (raw / name).is_file() and (raw / f"{name}.gz").is_file():
-                    extract_archive(str(raw / f"{name}.gz"), str(raw))
-                if not (raw / name).is_file():
+            for name in names:
+                path, gz = raw / name, raw / f"{name}.gz"
+                if gz.is_file() and (not _idx_complete(path) or path.stat().st_mtime < gz.stat().st_mtime):
+                    _decompress_idx(gz, path, copy_again)  # missing, damaged, or the .gz was copied again
+                if not path.is_file():
                     raise UserError(
                         f"MNIST not found: put {', '.join(MNIST_FILES)} into {raw}/ (on the course machines: "
                         f"mkdir -p {raw} && cp {MNIST_SHARED}/*.gz {raw}/), or add --download"
                     )
+                if not _idx_complete(path):
+                    raise UserError(f"cannot load MNIST: {path} is damaged (truncated or not an IDX file); "
+                                    f"delete it and copy {name}.gz again ({copy_again})")
             dataset = MNIST(data_dir, train=train, download=False)
     except UserError:
         raise
@@ -63,10 +81,52 @@ def load_mnist_split(data_dir: str | os.PathLike = "data", train: bool = True, d
         reason = lines[0] if len(lines) == 1 else f"{lines[0]} {lines[-1]}"  # torchvision: file ... last error
         action = ("check the network, or copy the four files there by hand" if download
                   else "delete the files and copy them again")
-        raise UserError(f"cannot load MNIST from {raw}/ ({reason}); {action} (on the course machines: "
-                        f"cp {MNIST_SHARED}/*.gz {raw}/; see data/README.md)") from None
+        raise UserError(f"cannot load MNIST from {raw}/ ({reason}); {action} ({copy_again})") from None
     images = dataset.data.unsqueeze(1).float().div_(255)
     return images, dataset.targets.long()
+
+
+#: Bytes per item of each IDX data type (the third byte of the magic number).
+_IDX_ITEM_BYTES = {0x08: 1, 0x09: 1, 0x0B: 2, 0x0C: 4, 0x0D: 4, 0x0E: 8}
+
+
+def _idx_complete(path: Path) -> bool:
+    """True if ``path`` is a whole IDX file: its size is what its header announces (False if missing)."""
+    try:
+        with open(path, "rb") as f:
+            magic = f.read(4)
+            if len(magic) < 4 or magic[:2] != b"\0\0" or magic[2] not in _IDX_ITEM_BYTES or not 1 <= magic[3] <= 4:
+                return False
+            dims = struct.unpack(f">{magic[3]}I", f.read(4 * magic[3]))
+        return path.stat().st_size == 4 * (1 + len(dims)) + math.prod(dims) * _IDX_ITEM_BYTES[magic[2]]
+    except (OSError, struct.error):
+        return False
+
+
+def _decompress_idx(gz: Path, path: Path, copy_again: str) -> None:
+    """Decompress ``gz`` into ``path`` all at once or not at all (a temporary file, renamed when whole)."""
+    partial = path.with_name(f".{path.name}.partial")
+    try:
+        with gzip.open(gz, "rb") as src, open(partial, "wb") as dst:
+            shutil.copyfileobj(src, dst, 1 << 20)
+        if not _idx_complete(partial):
+            raise UserError(f"cannot load MNIST: {gz} does not hold a whole IDX file (truncated?); "
+                            f"copy it again ({copy_again})")
+        os.replace(partial, path)
+    except (OSError, EOFError, zlib.error) as err:  # not gzip (gzip.BadGzipFile is an OSError), truncated, disk full
+        reason = getattr(err, "strerror", None) or str(err) or type(err).__name__
+        raise UserError(f"cannot load MNIST: {gz} is damaged or unreadable ({reason}); copy it again "
+                        f"({copy_again})") from None
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+def _remove_incomplete_idx(raw: Path, names: Iterable[str]) -> None:
+    """Delete decompressed MNIST files that are not whole (left by an interrupted decompression)."""
+    for name in names:
+        path = raw / name
+        if path.is_file() and not _idx_complete(path):
+            path.unlink(missing_ok=True)
 
 
 def mnist_datasets(data_dir: str | os.PathLike = "data", val_fraction: float = 0.2, seed: int = 0,
@@ -115,9 +175,8 @@ IMDB_SHARED = "../shared/data/imdb"
 Review = tuple[str, int]
 
 #: English stopwords (the NLTK list, written without apostrophes because preprocessing deletes them
-#: first: "you're" -> "youre"). Negations are deliberately NOT in this list -- "not", "no", "nor",
-#: "never", "cannot" and every "n't" form ("don't" -> "dont", "didn't" -> "didnt", "isn't" -> "isnt",
-#: ...) -- because they flip the sentiment of what follows ("not good").
+#: first: "you're" -> "youre"), without the negations -- "not", "no", "nor", "never", "cannot" and every
+#: "n't" form ("don't" -> "dont", "didn't" -> "didnt", "isn't" -> "isnt", ...): those are kept.
 STOPWORDS: frozenset[str] = frozenset(
     """
     i me my myself we our ours ourselves you youre youve youll youd your yours yourself yourselves
@@ -164,7 +223,7 @@ def preprocess(text: str) -> list[str]:
 
 
 class BOWTokenizer:
-    """A word-level vocabulary: the ``vocab_size - 2`` most frequent training words get ids.
+    """A word-level vocabulary: the ``vocab_size - 2`` most frequent training words get ids (handout 2(a)iii).
 
     Ids: ``0`` = ``PAD`` (padding, ``"<pad>"``), ``1`` = ``UNK`` (any word not in the vocabulary,
     ``"<unk>"``), then ``2, 3, ...`` for the words from most to least frequent in the reviews the
@@ -242,7 +301,7 @@ class BOWTokenizer:
 
 
 def pad_and_truncate(ids: list[int], max_seq_length: int, pad: bool = True) -> list[int]:
-    """Keep the FIRST ``max_seq_length`` ids; with ``pad``, LEFT-pad with ``PAD`` to that length.
+    """Keep the FIRST ``max_seq_length`` ids; with ``pad``, LEFT-pad with ``PAD`` to that length (handout 2(a)iii).
 
     Left padding puts the padding before the review, so the last position -- the one whose output the
     RNN, LSTM and Transformer classify -- is always a real word.
@@ -259,7 +318,7 @@ def pad_and_truncate(ids: list[int], max_seq_length: int, pad: bool = True) -> l
 
 
 class TextClassificationDataset(Dataset):
-    """Reviews as padded sequences of word ids.
+    """Reviews as padded sequences of word ids (handout 2(a)iii).
 
     Steps: preprocess every review (:func:`preprocess`); if no ``tokenizer`` is given, fit a new
     :class:`BOWTokenizer` on **all** the reviews (so the vocabulary of the training reviews does not
@@ -372,12 +431,14 @@ def _read_aclimdb(root: Path, split: str) -> list[Review]:
         directory = root / split / folder
         if not directory.is_dir():
             raise UserError(f"incomplete IMDB data: {directory}/ is missing (see data/README.md)")
-        for name in sorted(os.listdir(directory)):
-            if name.endswith(".txt"):
-                with open(directory / name, encoding="utf-8", errors="replace") as f:
-                    reviews.append((f.read(), label))
-    if not reviews:
-        raise UserError(f"no reviews in {root / split}/{{pos,neg}}/*.txt (see data/README.md)")
+        names = sorted(name for name in os.listdir(directory) if name.endswith(".txt"))
+        if not names:  # one class only: a model would "learn" one answer and report a meaningless accuracy
+            raise UserError(f"incomplete IMDB data: {directory}/ holds no reviews (*.txt), so {split} has "
+                            f"one class only; extract aclImdb again (on the course machines: tar -xzf "
+                            f"{IMDB_SHARED}/aclImdb_labelled.tar.gz -C {root.parent}; see data/README.md)")
+        for name in names:
+            with open(directory / name, encoding="utf-8", errors="replace") as f:
+                reviews.append((f.read(), label))
     return reviews
 
 
@@ -396,21 +457,38 @@ def _read_imdb_csv(path: Path, seed: int) -> tuple[list[Review], list[Review]]:
     reviews = list(zip(frame["review"].astype(str), (sentiment == "positive").astype(int).tolist()))
     random.Random(seed).shuffle(reviews)
     half = len(reviews) // 2
-    return reviews[:half], reviews[half:]
+    train, test = reviews[:half], reviews[half:]
+    for split, part in (("training", train), ("test", test)):
+        if len({label for _, label in part}) < 2:  # one class only: a meaningless accuracy
+            raise UserError(f"{path}: its {split} half holds {'no reviews' if not part else 'one class only'} "
+                            f"({len(reviews)} reviews in all); use the whole IMDB CSV (see data/README.md)")
+    return train, test
 
 
 def _download_imdb(data_dir: Path) -> None:
     """Fetch and extract the official archive (md5-checked) into ``data_dir``; one-line error offline."""
+    import tempfile
+
     from torchvision.datasets.utils import download_and_extract_archive
 
-    try:
-        download_and_extract_archive(IMDB_URL, download_root=str(data_dir), md5=IMDB_MD5, remove_finished=True)
+    staging: Path | None = None
+    try:  # extract into a hidden folder, moved into place once whole: an interrupted run leaves no half aclImdb/
+        data_dir.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".aclImdb-", dir=data_dir))
+        download_and_extract_archive(IMDB_URL, download_root=str(data_dir), extract_root=str(staging),
+                                     md5=IMDB_MD5, remove_finished=True)
+        if not (staging / "aclImdb").is_dir():
+            raise RuntimeError("the archive holds no aclImdb/ folder")
+        os.replace(staging / "aclImdb", data_dir / "aclImdb")
     except Exception as error:  # no network (URLError), a bad md5 (RuntimeError), a broken archive, ...
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise UserError(
             f"could not download {IMDB_URL} ({reason}); put the data in {data_dir}/ yourself "
             f"(on course machines: {IMDB_SHARED}; see data/README.md)"
         ) from None
+    finally:
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
 
 
 def encode_review(text: str, tokenizer: BOWTokenizer, max_seq_length: int = 200) -> torch.Tensor:

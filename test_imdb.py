@@ -10,15 +10,16 @@ The review goes through the same preprocessing, vocabulary and left padding as i
 from __future__ import annotations
 
 import argparse
+import sys
 
 import torch
 from torch import nn
 
 from data import BOWTokenizer, encode_review
+from imdb_config import MODEL_TYPES
 from train_test import last_time_step
-from utils import CheckpointError, get_device, load_model, run_script
+from utils import CheckpointError, UserError, get_device, load_model, run_script
 
-MODEL_TYPES = ("rnn", "lstm", "transformer")
 LABELS = ("Negative", "Positive")  # label 0, label 1
 QUIT_WORDS = ("quit", "exit")
 
@@ -72,8 +73,13 @@ def classify(model: nn.Module, tokenizer: BOWTokenizer, text: str, max_seq_lengt
     return f"{label} (confidence {100 * confidence:.1f}%)"
 
 
+NO_INPUT = "type reviews in a terminal, pipe them in (one per line), or pass --review TEXT"
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
+    if not args.review and (sys.stdin is None or sys.stdin.closed):  # e.g. started with 0<&-
+        raise UserError(f"no input to read reviews from (stdin is closed); {NO_INPUT}")
     device = get_device(args.device)
     model, tokenizer, max_seq_length, model_type = load_classifier(args.checkpoint, device)
     if args.review:
@@ -82,16 +88,22 @@ def main(argv: list[str] | None = None) -> None:
         return
     print(f"{model_type} model from {args.checkpoint}. Type a movie review and press Enter; "
           f"'quit' or Ctrl-D ends. Confidence = softmax probability of the predicted class.")
+    classified = 0
+    interactive = sys.stdin.isatty()
     while True:
         try:
             text = input("review> ")
-        except EOFError:
+        except (EOFError, RuntimeError, OSError, ValueError) as err:  # end of input; lost or unreadable stdin
             print()
+            if classified == 0 and not (isinstance(err, EOFError) and interactive):  # Ctrl-D in a terminal: quit
+                why = "stdin ended before any review" if isinstance(err, EOFError) else f"cannot read stdin ({err})"
+                raise UserError(f"no review classified: {why}; {NO_INPUT}") from None
             break
         if text.strip().lower() in QUIT_WORDS:
             break
         if text.strip():
             print(classify(model, tokenizer, text, max_seq_length))
+            classified += 1
 
 
 if __name__ == "__main__":

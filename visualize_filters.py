@@ -18,8 +18,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from cnn import conv_parameters
 from data import load_mnist_split
+from layers import conv_parameters
 from utils import CheckpointError, UserError, load_model, run_script
 
 NUM_CLASSES = 10

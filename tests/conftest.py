@@ -1,4 +1,4 @@
-"""Fixtures shared by the public tests."""
+"""Fixtures shared by the public tests, and one-line failures for the functions not written yet."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from tests.helpers import forbid_builtins
+from utils import find_unfinished
 
 
 @pytest.fixture(autouse=True)
@@ -30,3 +31,22 @@ def from_scratch():
         return forbid_builtins(who, groups or ("conv",))
 
     return guard
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):  # noqa: ANN201
+    """A test stopped by a starter TODO fails with ONE line instead of a traceback.
+
+    "needs cnn.CNN.__init__ (1(b)i), not implemented yet: build the layers" for a stub's
+    NotImplementedError; "needs train_test.count_correct, not finished: train_test.py:50 is still ..."
+    for a ``name = None  # TODO`` line behind a TypeError (see ``utils.find_unfinished``). Every other
+    failure keeps pytest's full report; the outcome itself is never changed.
+    """
+    outcome = yield
+    report = outcome.get_result()
+    if call.excinfo is None or not report.failed:
+        return
+    todo = find_unfinished(call.excinfo.value)
+    if todo is not None:
+        state = "not implemented yet" if todo.stub else "not finished"
+        report.longrepr = f"needs {todo.name}, {state}: {todo.todo}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import zipfile
@@ -60,9 +61,49 @@ def test_stubbed_functions_are_listed_but_zipped(folder, capsys):
         "    raise NotImplementedError\n")
     assert main(["--root", str(folder), "--out", str(folder / "out" / "s.zip")]) == 0
     printed = capsys.readouterr().out
-    assert "warning: 2 function(s) still raise NotImplementedError" in printed
+    assert "warning: 2 function(s) not finished yet" in printed
     assert "conv.Conv2d.forward, conv.helper" in printed
     assert zipfile.is_zipfile(folder / "out" / "s.zip")
+
+
+def test_todo_lines_and_handout_parts_are_listed(folder, capsys):
+    """The starter's two forms of a TODO: a stub's NotImplementedError and a `name = None  # TODO` line."""
+    (folder / "cnn.py").write_text(
+        "class CNN:\n    def __init__(self):\n        raise NotImplementedError('cnn.CNN.__init__ (1(b)i): build')\n"
+        "\n    def forward(self, x):\n        y = None  # TODO (1(b)i)\n        return y\n")
+    (folder / "train_test.py").write_text(
+        "def count_correct(logits, labels):\n    n: int = None  # TODO\n    return n\n\n\n"
+        "def finished(x):\n    y = None  # a real None, not a TODO\n    return y\n")
+    (folder / "data.py").write_text("VOCAB = None  # TODO\n")
+    assert main(["--root", str(folder)]) == 0
+    printed = capsys.readouterr().out
+    assert "warning: 4 function(s) not finished yet" in printed, printed
+    assert "  cnn.py: cnn.CNN.__init__ (1(b)i), cnn.CNN.forward (1(b)i)\n" in printed, printed
+    assert "  train_test.py: train_test.count_correct\n" in printed, printed
+    assert "  data.py: data\n" in printed, printed
+    assert "train_test.finished" not in printed
+
+
+def test_unwritable_out_is_one_line_and_leaves_nothing(folder, tmp_path, capsys):
+    (folder / "existing_dir.zip").mkdir()  # a folder in the way of the final rename
+    outs = [folder / "cnn.py" / "s.zip",  # a file where a folder should be
+            folder / "cnn.py" / "sub" / "s.zip",
+            folder / "existing_dir.zip"]
+    if os.geteuid() != 0:  # root writes anywhere
+        locked = tmp_path / "locked"
+        locked.mkdir()
+        locked.chmod(0o500)
+        outs.append(locked / "s.zip")
+    try:
+        for out in outs:
+            assert main(["--root", str(folder), "--out", str(out)]) == 1, out
+            err = capsys.readouterr().err.strip()
+            assert err.startswith(f"error: cannot write {out} (") and "--out" in err and "\n" not in err, err
+        assert not list(folder.rglob(".submission-*")) and not [p for p in tmp_path.rglob("*.zip*") if p.is_file()]
+        assert (folder / "existing_dir.zip").is_dir() and not list((folder / "existing_dir.zip").iterdir())
+    finally:
+        if os.geteuid() != 0:
+            locked.chmod(0o700)
 
 
 def test_unfinished_functions_nested():
