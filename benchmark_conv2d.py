@@ -9,7 +9,9 @@ outputs are checked to agree. On a busy machine, ``--cpu_time`` measures this pr
 instead of wall-clock time.
 
 Prints a table of median times and speed-ups, answers 1(a)iii for batch size 16 in one sentence,
-and writes ``<results_path>/benchmark_conv2d.csv`` and ``benchmark_conv2d.png`` (log scale).
+and writes ``<results_path>/benchmark_conv2d.csv`` and ``benchmark_conv2d.png`` (log scale); with
+``--backward``, ``benchmark_conv2d_backward.csv`` and ``.png`` instead, so the forward-pass numbers
+of 1(a)iii are never replaced. The columns are ``runs.CONV_BENCHMARK_COLUMNS``.
 
 Example::
 
@@ -37,7 +39,8 @@ logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
 from torch.utils import benchmark  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
-from utils import UserError, get_device, run_script  # noqa: E402
+import runs  # noqa: E402
+from utils import UserError, get_device, run_script, save_figure  # noqa: E402
 
 IMAGE_SIZE = 28  # MNIST
 #: The three implementations, in table order: column prefix -> description.
@@ -47,8 +50,8 @@ ANSWER_BATCH_SIZE = 16
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = runs.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--batch_sizes", type=int, nargs="+", default=[1, 4, 8, 16, 32],
                         help="batch sizes to time (images of 1 x 28 x 28)")
     parser.add_argument("--num_filters", type=int, default=16, help="number of filters (output channels)")
@@ -68,9 +71,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                              "down by other programs on a busy machine (use with --threads 1)")
     parser.add_argument("--backward", action="store_true",
                         help="time forward + backward (gradients of filters and biases, as in training) "
-                             "instead of the forward pass alone")
+                             "instead of the forward pass alone; written to benchmark_conv2d_backward.csv")
     parser.add_argument("--seed", type=int, default=0, help="seed for the random images and weights")
-    parser.add_argument("--results_path", default="results", help="folder for benchmark_conv2d.csv and .png")
+    parser.add_argument("--results_path", default="results",
+                        help="folder for benchmark_conv2d[_backward].csv and .png")
     return parser.parse_args(argv)
 
 
@@ -167,12 +171,15 @@ def run_benchmark(args: argparse.Namespace, device: torch.device) -> pd.DataFram
         x = torch.rand(batch_size, 1, IMAGE_SIZE, IMAGE_SIZE, device=device)
         steps = {name: make_step(module, x, args.backward) for name, module in convolutions.items()}
         medians = median_seconds(steps, args)
-        rows.append({"batch_size": batch_size, **{f"{name}_ms": seconds * 1e3 for name, seconds in medians.items()}})
+        rows.append({"pass": "forward+backward" if args.backward else "forward", "batch_size": batch_size,
+                     **{f"{name}_ms": seconds * 1e3 for name, seconds in medians.items()}})
     table = pd.DataFrame(rows)
     table["faster_vs_naive"] = table["naive_ms"] / table["faster_ms"]
     table["torch_vs_naive"] = table["naive_ms"] / table["torch_ms"]
     table["torch_vs_faster"] = table["faster_ms"] / table["torch_ms"]
-    return table
+    table["clock"] = "cpu" if args.cpu_time else "wall"
+    table["threads"] = args.threads
+    return table[list(runs.CONV_BENCHMARK_COLUMNS)]
 
 
 def plot(table: pd.DataFrame, title: str, path: Path) -> None:
@@ -194,25 +201,26 @@ def plot(table: pd.DataFrame, title: str, path: Path) -> None:
     ax.grid(True, which="both", alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def answer(table: pd.DataFrame) -> str:
     """The one-sentence answer to 1(a)iii (at batch size 16, or the largest batch measured)."""
+    label = "1(a)iii" if set(table["pass"]) == {"forward"} else "forward + backward (not 1(a)iii)"
     batch = ANSWER_BATCH_SIZE if ANSWER_BATCH_SIZE in set(table["batch_size"]) else int(table["batch_size"].max())
     row = table[table["batch_size"] == batch].iloc[0]
     if row.torch_vs_faster >= 1:
         versus_torch = f"PyTorch's nn.Conv2d ({row.torch_ms:.3f} ms) is {row.torch_vs_faster:.2f}x faster still"
     else:
         versus_torch = f"even {1 / row.torch_vs_faster:.2f}x faster than PyTorch's nn.Conv2d ({row.torch_ms:.3f} ms)"
-    return (f"1(a)iii: at batch size {batch}, FasterConv2d ({row.faster_ms:.3f} ms) is {row.faster_vs_naive:,.0f}x "
+    return (f"{label}: at batch size {batch}, FasterConv2d ({row.faster_ms:.3f} ms) is {row.faster_vs_naive:,.0f}x "
             f"faster than the naive Conv2d ({row.naive_ms:.1f} ms), and {versus_torch}.")
 
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     check_args(args)
+    results = runs.check_results_path(args.results_path)  # before the timings, not after
     device = get_device(args.device)
     pass_name = "forward + backward" if args.backward else "forward"
     clock = "CPU time" if args.cpu_time else "wall-clock time"
@@ -220,14 +228,14 @@ def main(argv: list[str] | None = None) -> None:
              f"padding {args.padding}, stride {args.stride}\n{device}, {args.threads} thread(s), median {clock}")
     print(title)
     table = run_benchmark(args, device)
-    results = Path(args.results_path)
-    results.mkdir(parents=True, exist_ok=True)
-    table.to_csv(results / "benchmark_conv2d.csv", index=False)
-    plot(table, title, results / "benchmark_conv2d.png")
+    csv_path = results / runs.conv_benchmark_file(args.backward)
+    png_path = csv_path.with_suffix(".png")
+    runs.write_csv(csv_path, runs.CONV_BENCHMARK_COLUMNS, table.to_dict("records"))
+    plot(table, title, png_path)
     with pd.option_context("display.width", 200, "display.max_columns", 20):
         print(table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     print(answer(table))
-    print(f"wrote {results / 'benchmark_conv2d.csv'} and {results / 'benchmark_conv2d.png'}")
+    print(f"wrote {csv_path} and {png_path}")
 
 
 if __name__ == "__main__":

@@ -10,7 +10,8 @@ RNN hidden 256, LSTM hidden 108.
 Timing: ``torch.utils.benchmark.Timer.blocked_autorange``; the four implementations are measured in
 turn, ``--rounds`` times (interleaved, so background load hits them alike). The table reports, per
 implementation, the median over rounds of each round's median time, and the ratio from-scratch / torch
-as the median over rounds of the per-round ratios. Writes results/benchmark_rnn.csv.
+as the median over rounds of the per-round ratios. Writes results/benchmark_rnn.csv (columns:
+``runs.RNN_BENCHMARK_COLUMNS``).
 
     python benchmark_rnn.py                      # the defaults above, 5 rounds
     python benchmark_rnn.py --threads 1 --clock cpu   # CPU time: steadier when other jobs share the machine
@@ -22,7 +23,6 @@ import argparse
 import logging
 import os
 import statistics
-import sys
 import time
 import timeit
 from collections.abc import Callable
@@ -37,8 +37,11 @@ from torch import nn  # noqa: E402
 from torch.utils import benchmark  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
+import runs  # noqa: E402
 from lstm import LSTMLayer  # noqa: E402
 from rnn import RNNLayer  # noqa: E402
+from runs import positive_float, positive_int  # noqa: E402
+from utils import run_script  # noqa: E402
 
 
 class TorchRecurrent(nn.Module):
@@ -65,22 +68,8 @@ def training_step(model: nn.Module, x: torch.Tensor) -> Callable[[], None]:
     return step
 
 
-def positive_int(text: str) -> int:
-    value = int(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text}")
-    return value
-
-
-def positive_float(text: str) -> float:
-    value = float(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
-    return value
-
-
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = runs.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--batch_size", type=positive_int, default=32,
                         help="B, sequences per batch (default 32)")
     parser.add_argument("--seq_length", type=positive_int, default=200, help="T, time steps (default 200)")
@@ -109,6 +98,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    runs.check_results_path(args.results_path)  # before the timings, not after
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
     B, T, D, O = args.batch_size, args.seq_length, args.input_size, args.output_size
@@ -152,23 +142,17 @@ def main(argv: list[str] | None = None) -> int:
             "load_1min_before": load_before,
             "load_1min_after": load_after,
         })
-    table = pd.DataFrame(rows)
+    table = pd.DataFrame(rows, columns=list(runs.RNN_BENCHMARK_COLUMNS))
     print(f"\nforward + backward, B={B}, T={T}, D={D}, O={O}, {args.threads} thread(s), {args.clock} clock, "
           f"median of {args.rounds} rounds; 1-min load average {load_before:.2f} before, "
           f"{load_after:.2f} after ({os.cpu_count()} CPUs)")
     columns = ["model", "implementation", "hidden_size", "median_ms", "min_ms", "max_ms", "ratio_to_torch"]
     print(table[columns].to_string(index=False, float_format=lambda v: f"{v:.2f}"))
     out = args.results_path / "benchmark_rnn.csv"
-    try:
-        args.results_path.mkdir(parents=True, exist_ok=True)
-        table.to_csv(out, index=False, float_format="%.4f")
-    except OSError as error:
-        message = f"error: cannot write {out} ({error.strerror}); pass a writable --results_path"
-        print(message, file=sys.stderr)
-        return 1
+    runs.write_csv(out, runs.RNN_BENCHMARK_COLUMNS, table.round(4).to_dict("records"))
     print(f"wrote {out}")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_script(main)

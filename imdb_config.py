@@ -1,12 +1,17 @@
-"""The IMDB models' hyperparameters, fixed by the handout (Problems 2 and 3), in one place.
+"""The IMDB models and the handout's settings for them (Problems 2 and 3), in one place.
 
 The three sizes are chosen so that the RNN, the LSTM and the Transformer have (nearly) the same number of
 parameters, about 1.38 M each, most of them in the 10000 x 128 embedding. ``train_imdb.py`` builds its
-models from these dictionaries (``utils.build_model(model_type, MODEL_CONFIGS[model_type])``) and
-``tests/models_tests.py`` checks the parameter counts. Not a student module: shipped as is.
+models from these configs (``utils.build_model(model_type, MODEL_CONFIGS[model_type])``), the write-up
+and ``test_imdb.py`` take the model names from here, and ``tests/models_tests.py`` checks the parameter
+counts. Not a student module: shipped as is.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+
+from utils import ModelConfig
 
 #: Size of the tokenizer's vocabulary (index 0 = PAD, 1 = UNK) and of every model's embedding table.
 VOCAB_SIZE = 10000
@@ -15,26 +20,72 @@ EMBEDDING_SIZE = 128
 #: Two classes: 0 = negative, 1 = positive.
 OUTPUT_SIZE = 2
 
-#: Constructor keyword arguments of ``rnn.RNN``, ``lstm.LSTM`` and ``transformer.Transformer``.
-MODEL_CONFIGS: dict[str, dict[str, int]] = {
-    "rnn": {
-        "vocab_size": VOCAB_SIZE,
-        "embedding_size": EMBEDDING_SIZE,
-        "hidden_size": 256,
-        "output_size": OUTPUT_SIZE,
-    },
-    "lstm": {
-        "vocab_size": VOCAB_SIZE,
-        "embedding_size": EMBEDDING_SIZE,
-        "hidden_size": 108,
-        "output_size": OUTPUT_SIZE,
-    },
-    "transformer": {
-        "vocab_size": VOCAB_SIZE,
-        "embedding_size": EMBEDDING_SIZE,
-        "num_heads": 8,
-        "d_ff": 128,
-        "output_size": OUTPUT_SIZE,
-        "max_seq_length": 512,
-    },
+
+@dataclass(frozen=True)
+class RecurrentConfig(ModelConfig):
+    """Keyword arguments of ``rnn.RNN`` and ``lstm.LSTM``: embedding, then one recurrent layer."""
+
+    vocab_size: int = VOCAB_SIZE
+    embedding_size: int = EMBEDDING_SIZE
+    hidden_size: int = 0
+    output_size: int = OUTPUT_SIZE
+
+
+@dataclass(frozen=True)
+class RNNConfig(RecurrentConfig):
+    """``rnn.RNN`` (Problem 2(a))."""
+
+    hidden_size: int = 256
+
+
+@dataclass(frozen=True)
+class LSTMConfig(RecurrentConfig):
+    """``lstm.LSTM`` (Problem 2(c)iii): fewer hidden units than the RNN, for the same number of parameters."""
+
+    hidden_size: int = 108
+
+
+@dataclass(frozen=True)
+class TransformerConfig(ModelConfig):
+    """Keyword arguments of ``transformer.Transformer`` (Problem 3(b)).
+
+    ``max_seq_length`` is the length of the positional-encoding table: the longest review the model
+    can read (``train_imdb.py --max_seq_length`` may not exceed it).
+    """
+
+    vocab_size: int = VOCAB_SIZE
+    embedding_size: int = EMBEDDING_SIZE
+    num_heads: int = 8
+    d_ff: int = 128
+    output_size: int = OUTPUT_SIZE
+    max_seq_length: int = 512
+
+
+#: The handout's configuration of each model, in the handout's order (the one list of IMDB model names).
+MODEL_CONFIGS: dict[str, ModelConfig] = {
+    "rnn": RNNConfig(),
+    "lstm": LSTMConfig(),
+    "transformer": TransformerConfig(),
 }
+MODEL_TYPES: tuple[str, ...] = tuple(MODEL_CONFIGS)
+#: CPU threads ``train_imdb.py`` uses for each model unless --num_threads says otherwise: the faster of
+#: 1 and 2 per training step with bucketed batches on the 2-core course machine (README, "Results").
+NUM_THREADS: dict[str, int] = {"rnn": 1, "lstm": 1, "transformer": 1}
+#: model_type -> (module, class) of the student's implementation.
+MODEL_CLASSES: dict[str, tuple[str, str]] = {
+    "rnn": ("rnn", "RNN"),
+    "lstm": ("lstm", "LSTM"),
+    "transformer": ("transformer", "Transformer"),
+}
+#: model_type -> the handout part that trains it.
+HANDOUT_LABELS: dict[str, str] = {"rnn": "2(a)", "lstm": "2(c)iii", "transformer": "3(b)"}
+#: The two settings of every IMDB training part and of the 3(c) table: (min_seq_length, max_seq_length).
+HANDOUT_SETTINGS: dict[str, tuple[int, int]] = {"short": (0, 200), "long": (200, 400)}
+
+
+def setting_name(min_seq_length: int | None, max_seq_length: int | None) -> str | None:
+    """``"short"`` or ``"long"`` for one of the handout's settings, else None."""
+    for name, setting in HANDOUT_SETTINGS.items():
+        if (min_seq_length, max_seq_length) == setting:
+            return name
+    return None

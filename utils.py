@@ -1,8 +1,9 @@
 """Support code shared by the training scripts (not a student module).
 
-Seeding, device choice, run folders, checkpoints (save, load, rebuild the model), plots of the
-training history, the run's metrics files, a fast batch loader over in-memory tensors, and the
-one-line error handling of the command-line scripts.
+Seeding, device choice, run folders, atomic file writes, typed model configurations and checkpoints
+(save, load, rebuild the model), plots of the training history, a fast batch loader over in-memory
+tensors, and the one-line error handling of the command-line scripts. The end of a training run (what
+goes into the run folder, the results.json schema) is ``runs.py``.
 
 A training history (see ``train_test.train``) is a dict::
 
@@ -17,13 +18,15 @@ A training history (see ``train_test.train``) is a dict::
 
 from __future__ import annotations
 
-import json
+import dataclasses
+import errno
 import os
 import pickle
 import random
 import sys
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import datetime
 from importlib import import_module
 from pathlib import Path
@@ -47,16 +50,163 @@ class CheckpointError(UserError):
 def run_script(main: Callable[[], object]) -> None:
     """Run a script's ``main()``: a ``UserError`` becomes ``error: <message>`` on stderr and exit status 1.
 
-    Everything else (a bug) keeps its traceback. Ctrl-C exits with status 130 without a traceback.
+    A starter TODO that stops the script (a ``NotImplementedError`` from a stub, or a ``name = None  # TODO``
+    line that surfaces as a TypeError or AttributeError, see :func:`find_unfinished`) becomes ONE line
+    naming the function to write and its handout part, exit status 1. Everything else (a bug) keeps its
+    traceback. Ctrl-C exits with status 130 without a traceback. An int returned by ``main()`` is the
+    exit status.
     """
     try:
-        main()
+        status = main()
     except UserError as err:
-        print(f"error: {err}", file=sys.stderr)
+        # a UserError raised while handling a starter stub ("conv.py is not finished: ...") gets the same line
+        todo = find_unfinished(err.__context__) if err.__context__ is not None else None
+        _close_progress_bars()
+        print(f"error: {todo.sentence() if todo else err}", file=sys.stderr)
         raise SystemExit(1) from None
     except KeyboardInterrupt:
+        _close_progress_bars()
         print("interrupted", file=sys.stderr)
         raise SystemExit(130) from None
+    except Exception as err:  # re-raised unless a starter TODO is behind it
+        todo = find_unfinished(err)
+        if todo is None:
+            raise
+        _close_progress_bars()
+        print(f"error: {todo.sentence()}", file=sys.stderr)
+        raise SystemExit(1) from None
+    if isinstance(status, int) and not isinstance(status, bool) and status != 0:
+        raise SystemExit(status)
+
+
+def _close_progress_bars() -> None:
+    """Remove the tqdm bars an error interrupted, so that the error is the only line left on a terminal."""
+    tqdm = sys.modules.get("tqdm")
+    for bar in list(getattr(getattr(tqdm, "tqdm", None), "_instances", ())):
+        try:
+            bar.leave = False
+            bar.close()
+        except Exception:  # a bar that cannot be closed is only cosmetic
+            pass
+
+
+@dataclasses.dataclass(frozen=True)
+class Unfinished:
+    """A starter TODO that stopped the code: the function to write, its handout part, what is left."""
+
+    function: str  # "cnn.CNN.__init__"
+    part: str | None  # the handout label, "1(b)i"; None outside the graded parts
+    todo: str  # the stub's TODO text, or which "= None  # TODO" line is left
+    stub: bool = True  # True: a NotImplementedError stub; False: a "= None  # TODO" line
+
+    @property
+    def name(self) -> str:
+        """``"cnn.CNN.__init__ (1(b)i)"``."""
+        return f"{self.function} ({self.part})" if self.part else self.function
+
+    def tests(self) -> str | None:
+        """The public test file of the function's module, if there is one (``tests/cnn_tests.py``)."""
+        rel = f"tests/{self.function.split('.')[0]}_tests.py"
+        return rel if (Path(__file__).resolve().parent / rel).is_file() else None
+
+    def sentence(self) -> str:
+        """One line for a script: what to write, where it is in the handout, how to check it."""
+        part = f" (handout {self.part})" if self.part else ""
+        state = "is not implemented yet" if self.stub else "is not finished"
+        check = f'check it with "python -m pytest {self.tests()}", ' if self.tests() else ""
+        return f"{self.function}{part} {state}: {self.todo}; write it, {check}then run this again"
+
+
+def find_unfinished(error: BaseException) -> Unfinished | None:
+    """The starter TODO behind ``error`` (or the exceptions it was raised from), or None for a real bug.
+
+    Recognised: a ``NotImplementedError`` whose message is a starter stub's
+    (``"cnn.CNN.__init__ (1(b)i): build the layers"``, see ``zip_assignment.TODO_MESSAGE``); a TypeError or
+    AttributeError about ``None`` raised where a ``name = None  # TODO`` line of a student file still holds
+    None (in the frame that failed), or raised on a line that calls a student function (or model) that
+    still has such a line. Anything else is not recognised. Never raises.
+    """
+    try:
+        from zip_assignment import STUDENT_FILES, TODO_LINE, parse_todo_message
+    except ImportError:  # zip_assignment.py is not next to this file: nothing to compare with
+        return None
+    seen: set[int] = set()
+    try:
+        while error is not None and id(error) not in seen and len(seen) < 20:
+            seen.add(id(error))
+            if isinstance(error, NotImplementedError) and error.args and isinstance(error.args[0], str):
+                parsed = parse_todo_message(error.args[0])
+                if parsed is not None:
+                    return Unfinished(*parsed)
+            if isinstance(error, TypeError | AttributeError) and "None" in str(error):
+                found = _todo_left_as_none(error, set(STUDENT_FILES), TODO_LINE)
+                if found is not None:
+                    return found
+            error = error.__cause__ or error.__context__
+    except Exception:  # an exception or object that fails when looked at (student code): not recognised
+        return None
+    return None
+
+
+def _todo_left_as_none(error: BaseException, student_files: set[str], todo_line: Any) -> Unfinished | None:
+    """A ``= None  # TODO`` line behind a TypeError/AttributeError about None (see :func:`find_unfinished`)."""
+    import ast
+    import inspect
+    import linecache
+
+    def todo_lines(code: Any) -> list[tuple[int, Any]]:
+        """The ``= None  # TODO`` lines of a student function's own body: (line number, match)."""
+        filename = code.co_filename
+        if Path(filename).name not in student_files:
+            return []
+        rows = [row for _, _, row in code.co_lines() if row is not None]
+        lines = linecache.getlines(filename)
+        first, last = code.co_firstlineno, max(rows, default=code.co_firstlineno)
+        return [(n, m) for n in range(first, min(last, len(lines)) + 1) if (m := todo_line.match(lines[n - 1]))]
+
+    def unfinished(code: Any, rows: list[int], match: Any, why: str) -> Unfinished:
+        function = f"{Path(code.co_filename).stem}.{getattr(code, 'co_qualname', code.co_name)}"
+        line = linecache.getline(code.co_filename, rows[0]).strip()
+        more = f" (and line{'s' * (len(rows) > 2)} {', '.join(map(str, rows[1:]))})" if len(rows) > 1 else ""
+        return Unfinished(function, match["part"],
+                          f'{Path(code.co_filename).name}:{rows[0]} is still "{line}"{more} ({why})', stub=False)
+
+    def value(frame: Any, name: str) -> Any:
+        head, *rest = name.split(".")
+        obj = frame.f_locals.get(head, frame.f_globals.get(head, ...))
+        for attr in rest:
+            obj = getattr(obj, attr, ...)
+        return obj
+
+    why = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}".rstrip(": ")
+    frames = []
+    tb = error.__traceback__
+    while tb is not None:
+        frames.append((tb.tb_frame, tb.tb_lineno))
+        tb = tb.tb_next
+    # 1. A frame that failed while one of its own TODO names still holds None.
+    for frame, _ in reversed(frames):
+        left = [(row, match) for row, match in todo_lines(frame.f_code)
+                if any(value(frame, n.strip()) is None for n in match["names"].split(","))]
+        if left:
+            return unfinished(frame.f_code, [row for row, _ in left], left[0][1], why)
+    # 2. A line being run (innermost first: the None may have travelled into torch) calls a student function,
+    #    or a model whose forward is one, that still has a TODO line.
+    for frame, row in reversed(frames):
+        try:
+            tree = ast.parse(linecache.getline(frame.f_code.co_filename, row).strip())
+        except SyntaxError:  # a statement over several lines: not looked into
+            continue
+        for func in (n.func for n in ast.walk(tree) if isinstance(n, ast.Call)):
+            target = value(frame, ast.unparse(func)) if isinstance(func, ast.Name | ast.Attribute) else ...
+            if isinstance(target, nn.Module):
+                target = type(target).forward
+            code = getattr(inspect.unwrap(getattr(target, "__func__", target)), "__code__", None) \
+                if callable(target) else None
+            left = todo_lines(code) if code is not None else []
+            if left:
+                return unfinished(code, [row for row, _ in left], left[0][1], f"it returned None: {why}")
+    return None
 
 
 # --- reproducibility and devices --------------------------------------------------------------------
@@ -120,18 +270,26 @@ def tensor_loader(
     return DataLoader(dataset, sampler=BatchSampler(sampler, batch_size, drop_last=False), batch_size=None)
 
 
-# --- run folders -----------------------------------------------------------------------------------------
-def make_run_dir(results_path: str | os.PathLike, dataset: str, model_type: str) -> Path:
-    """Create and return ``<results_path>/<dataset>/<model_type>/<YYYYmmdd-HHMMSS>/``.
+# --- run folders and atomic writes ----------------------------------------------------------------------
+#: Suffix of a run folder that is still being written (or was interrupted): it has no results.json.
+INCOMPLETE_SUFFIX = ".incomplete"
 
-    Two runs started in the same second get ``-1``, ``-2``, ... appended instead of sharing a folder.
+
+def make_run_dir(results_path: str | os.PathLike, dataset: str, model_type: str) -> Path:
+    """Create and return ``<results_path>/<dataset>/<model_type>/<YYYYmmdd-HHMMSS>.incomplete/``.
+
+    The folder is marked incomplete until the run is saved (``runs.finish_run`` renames it to
+    ``<YYYYmmdd-HHMMSS>``). Two runs started in the same second get ``-1``, ``-2``, ... appended.
     """
     parent = Path(results_path) / dataset / model_type
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     try:
         parent.mkdir(parents=True, exist_ok=True)
         for i in range(1000):
-            run_dir = parent / (stamp if i == 0 else f"{stamp}-{i}")
+            name = stamp if i == 0 else f"{stamp}-{i}"
+            if (parent / name).exists():
+                continue
+            run_dir = parent / (name + INCOMPLETE_SUFFIX)
             try:
                 run_dir.mkdir()
                 return run_dir
@@ -142,43 +300,138 @@ def make_run_dir(results_path: str | os.PathLike, dataset: str, model_type: str)
     raise UserError(f"cannot create a run folder under {parent}: too many runs in the same second")
 
 
+@contextmanager
+def atomic_write(path: str | os.PathLike) -> Iterator[Path]:
+    """Write ``path`` all at once: yields a temporary name next to it, renamed onto ``path`` at the end.
+
+    If the block fails (an error, a full disk, Ctrl-C), the temporary file is removed and ``path`` is
+    left as it was, so a file is never half-written. The temporary name keeps the suffix
+    (``model.tmp1234.pt``), so writers that go by the suffix (matplotlib) still work. A full disk
+    becomes a one-line ``UserError``.
+    """
+    path = Path(path)
+    tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}{path.suffix}")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    except BaseException as err:
+        tmp.unlink(missing_ok=True)
+        if isinstance(err, OSError) and err.errno == errno.ENOSPC:
+            raise UserError(f"the disk is full: could not write {path}") from None
+        raise
+
+
 # --- checkpoints -------------------------------------------------------------------------------------------
-#: model_type -> (module, class). Imported only when needed, so MNIST code never imports the IMDB models.
-MODEL_REGISTRY: dict[str, tuple[str, str]] = {
-    "cnn": ("cnn", "CNN"),
-    "manual_cnn": ("cnn", "ManualCNN"),
-    "rnn": ("rnn", "RNN"),
-    "lstm": ("lstm", "LSTM"),
-    "transformer": ("transformer", "Transformer"),
+_FIELD_TYPES: dict[str, tuple[type, ...]] = {"int": (int,), "float": (int, float), "str": (str,), "bool": (bool,)}
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelConfig:
+    """A model's constructor arguments, typed: ``Model(**config)`` builds it (a config is a read-only mapping).
+
+    Subclasses are frozen dataclasses whose fields are the constructor's keyword arguments
+    (``imdb_config.RNNConfig``, ``CNNConfig``...). Checkpoints store ``config.to_dict()``;
+    ``from_dict`` reads it back and rejects a config of another model in one line.
+    """
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def keys(self) -> list[str]:  # with __getitem__: ``Model(**config)`` and ``config["hidden_size"]`` work
+        return [f.name for f in dataclasses.fields(self)]
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in self.keys():
+            raise KeyError(name)
+        return getattr(self, name)
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> ModelConfig:
+        """The config in ``values``; ``ValueError`` (one line) for unknown or missing keys or wrong types."""
+        if not isinstance(values, Mapping):
+            raise ValueError(f"a {cls.__name__} is a dict of constructor arguments, got {type(values).__name__}")
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - set(fields))
+        missing = sorted(n for n, f in fields.items() if n not in values and f.default is dataclasses.MISSING)
+        if unknown or missing:
+            problems = [f"{what} {', '.join(names)}" for what, names in (("unknown", unknown), ("missing", missing))
+                        if names]
+            raise ValueError(f"not a {cls.__name__} ({'; '.join(problems)})")
+        for name, value in values.items():
+            allowed = _FIELD_TYPES.get(str(fields[name].type), (object,))
+            if not isinstance(value, allowed) or (isinstance(value, bool) and bool not in allowed):
+                raise ValueError(f"{cls.__name__}.{name} must be {fields[name].type}, got {value!r}")
+        return cls(**values)
+
+
+@dataclasses.dataclass(frozen=True)
+class CNNConfig(ModelConfig):
+    """``cnn.CNN`` and ``cnn.ManualCNN``: MNIST digits, 28x28 images; ``conv`` "torch" or "faster"."""
+
+    num_classes: int = 10
+    input_size: int = 28
+    conv: str = "torch"
+
+
+#: model_type -> (module, class, config class). Imported only when needed, so MNIST code never imports
+#: the IMDB models. The IMDB entries come from imdb_config.py (the one list of IMDB models).
+MODEL_REGISTRY: dict[str, tuple[str, str, type[ModelConfig]]] = {
+    "cnn": ("cnn", "CNN", CNNConfig),
+    "manual_cnn": ("cnn", "ManualCNN", CNNConfig),
 }
 
 
-def build_model(model_type: str, config: dict[str, Any]) -> nn.Module:
+def _registry() -> dict[str, tuple[str, str, type[ModelConfig]]]:
+    from imdb_config import MODEL_CLASSES, MODEL_CONFIGS
+
+    imdb = {name: (*MODEL_CLASSES[name], type(config)) for name, config in MODEL_CONFIGS.items()}
+    return {**MODEL_REGISTRY, **imdb}
+
+
+def model_config(model_type: str, config: ModelConfig | Mapping[str, Any]) -> ModelConfig:
+    """``config`` as the typed config of ``model_type`` (a dict is checked: ``ValueError`` if it does not fit)."""
+    registry = _registry()
+    if model_type not in registry:
+        raise UserError(f"unknown model type {model_type!r}; expected one of {', '.join(registry)}")
+    config_class = registry[model_type][2]
+    if isinstance(config, config_class):
+        return config
+    return config_class.from_dict(config.to_dict() if isinstance(config, ModelConfig) else config)
+
+
+def build_model(model_type: str, config: ModelConfig | Mapping[str, Any]) -> nn.Module:
     """A fresh model of registered type ``model_type``, built as ``Class(**config)``."""
-    if model_type not in MODEL_REGISTRY:
-        raise UserError(f"unknown model type {model_type!r}; expected one of {', '.join(MODEL_REGISTRY)}")
-    module_name, class_name = MODEL_REGISTRY[model_type]
+    try:
+        config = model_config(model_type, config)
+    except ValueError as err:
+        raise UserError(f"config does not fit a {model_type!r} model: {err}") from None
+    module_name, class_name, _ = _registry()[model_type]
     model_class = getattr(import_module(module_name), class_name)
-    return model_class(**config)
+    return model_class(**config.to_dict())
 
 
 def save_checkpoint(
-    path: str | os.PathLike, model: nn.Module, model_type: str, config: dict[str, Any], **extras: Any
+    path: str | os.PathLike,
+    model: nn.Module,
+    model_type: str,
+    config: ModelConfig | Mapping[str, Any],
+    **extras: Any,
 ) -> None:
-    """Save ``{"model_type", "config", "state_dict", "extras"}`` to ``path``.
+    """Save ``{"model_type", "config", "state_dict", "extras"}`` to ``path`` (atomically: never half a file).
 
     ``config`` holds the constructor's keyword arguments (``build_model(model_type, config)``
-    rebuilds the model). ``extras`` holds anything else needed later, e.g. a tokenizer's
-    vocabulary or the test accuracy. Use plain Python values (str, int, float, bool, None, lists,
-    dicts) and tensors, so that ``torch.load(..., weights_only=True)`` can read the file.
+    rebuilds the model); it is stored as a plain dict. ``extras`` holds anything else needed later,
+    e.g. a tokenizer's vocabulary or the test accuracy. Use plain Python values (str, int, float,
+    bool, None, lists, dicts) and tensors, so that ``torch.load(..., weights_only=True)`` can read it.
     """
     checkpoint = {
         "model_type": model_type,
-        "config": dict(config),
+        "config": config.to_dict() if isinstance(config, ModelConfig) else dict(config),
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
         "extras": extras,
     }
-    torch.save(checkpoint, path)
+    with atomic_write(path) as tmp:
+        torch.save(checkpoint, tmp)
 
 
 def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict[str, Any]:
@@ -228,12 +481,18 @@ def load_model(
         raise CheckpointError(
             f"{path} holds a {model_type!r} model; this script needs one of: {', '.join(expected_types)}"
         )
-    if model_type not in MODEL_REGISTRY:
+    if model_type not in _registry():
         raise CheckpointError(f"{path} holds an unknown model type {model_type!r}")
-    model = build_model(model_type, checkpoint["config"])
+    try:
+        config = model_config(model_type, checkpoint["config"])
+        model = build_model(model_type, config)
+    except (ValueError, TypeError, RuntimeError) as err:
+        raise CheckpointError(f"{path}: the saved config does not fit a {model_type!r} model "
+                              f"({str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__})"
+                              ) from None
     try:
         model.load_state_dict(checkpoint["state_dict"])
-    except RuntimeError as err:
+    except (RuntimeError, TypeError, AttributeError) as err:
         raise CheckpointError(
             f"{path}: the saved weights do not fit a {model_type!r} model built from the saved config "
             f"({str(err).strip().splitlines()[0]})"
@@ -242,6 +501,17 @@ def load_model(
 
 
 # --- plots and metrics files ------------------------------------------------------------------------------
+def save_figure(fig: Any, path: str | os.PathLike, dpi: int = 120) -> None:
+    """Save a matplotlib figure to ``path`` atomically (never half a PNG), then close it."""
+    import matplotlib.pyplot as plt
+
+    try:
+        with atomic_write(path) as tmp:
+            fig.savefig(tmp, dpi=dpi)
+    finally:
+        plt.close(fig)
+
+
 def plot_history(history: dict[str, Any], run_dir: str | os.PathLike) -> tuple[Path, Path]:
     """Write ``loss.png`` and ``accuracy.png`` into ``run_dir``; returns their paths.
 
@@ -281,8 +551,7 @@ def plot_history(history: dict[str, Any], run_dir: str | os.PathLike) -> tuple[P
         ax.grid(alpha=0.3)
     fig.tight_layout()
     loss_path = run_dir / "loss.png"
-    fig.savefig(loss_path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, loss_path)
 
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.plot(epochs, [100 * a for a in history["train_accuracy"]], "o-", label="train (mean over the epoch)")
@@ -299,18 +568,5 @@ def plot_history(history: dict[str, Any], run_dir: str | os.PathLike) -> tuple[P
     ax.legend()
     fig.tight_layout()
     acc_path = run_dir / "accuracy.png"
-    fig.savefig(acc_path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, acc_path)
     return loss_path, acc_path
-
-
-def write_run_outputs(run_dir: str | os.PathLike, history: dict[str, Any], results: dict[str, Any]) -> None:
-    """Write ``metrics.csv`` (one row per epoch) and ``results.json`` (``results`` as given) to ``run_dir``."""
-    import pandas as pd
-
-    run_dir = Path(run_dir)
-    columns = ["epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "epoch_seconds"]
-    n = len(history["epoch"])
-    frame = pd.DataFrame({c: history[c] for c in columns if len(history.get(c, [])) == n})
-    frame.to_csv(run_dir / "metrics.csv", index=False)
-    (run_dir / "results.json").write_text(json.dumps(results, indent=2, default=str) + "\n")

@@ -21,6 +21,8 @@ def cmd_release(args: argparse.Namespace) -> int:
     report = release(manifest.ROOT, args.out.resolve(), verify=not args.no_verify)
     for w in report.warnings:
         print(f"warning: {w}")
+    if report.leak_coverage:
+        print(report.leak_coverage)
     if report.problems:
         print("error: the starter is not ready:", file=sys.stderr)
         for p in report.problems:
@@ -29,7 +31,7 @@ def cmd_release(args: argparse.Namespace) -> int:
     print(f"Wrote {args.out / 'student'} ({len(report.files)} files; hidden-only test files dropped: "
           f"{', '.join(report.dropped) or 'none'}) and {args.out / 'student.zip'}.")
     if not args.no_verify:
-        print(f"Verified: modules import, scripts answer --help, no solution line leaks, "
+        print(f"Verified: modules import, scripts answer --help, no solution or instructor-only line leaks, "
               f"{report.graded_public} public graded tests collect and all fail on the starter.")
     return 0
 
@@ -63,7 +65,6 @@ def _autograder_source(path: Path | None, tmp: Path) -> Path:
 
 def cmd_grade(args: argparse.Namespace) -> int:
     from grading.autograde import run
-    from grading.harness import _safe_extract
     from grading.results import rubric_table
 
     submission = args.submission
@@ -78,9 +79,9 @@ def cmd_grade(args: argparse.Namespace) -> int:
         (root / "source").symlink_to(source, target_is_directory=True)
         if submission.is_dir():
             shutil.copytree(submission, root / "submission", symlinks=True)
-        elif zipfile.is_zipfile(submission):
+        elif zipfile.is_zipfile(submission):  # the harness unpacks it (and reports files over the size limit)
             (root / "submission").mkdir()
-            _safe_extract(submission, root / "submission")
+            shutil.copyfile(submission, root / "submission" / submission.name)
         else:
             print(f"error: {submission} is neither a folder nor a zip file", file=sys.stderr)
             return 1

@@ -7,7 +7,7 @@ Each script runs in a subprocess, as a user would run it: exit status, output fi
 from __future__ import annotations
 
 import csv
-import json
+import errno
 import os
 import random
 import re
@@ -17,6 +17,9 @@ from pathlib import Path
 
 import pytest
 import torch
+
+import runs
+import train_imdb
 
 ROOT = Path(__file__).resolve().parents[1]
 POSITIVE = "great wonderful superb moving brilliant loved masterpiece charming".split()
@@ -90,14 +93,16 @@ def lstm_run(tmp_path_factory) -> Path:
 def test_train_imdb_on_aclimdb_folder_writes_the_run_outputs(lstm_run):
     for name in ("loss.png", "accuracy.png", "metrics.csv", "results.json", "model.pt"):
         assert (lstm_run / name).is_file(), f"{name} missing in {lstm_run}"
-    results = json.loads((lstm_run / "results.json").read_text())
-    assert 0.0 <= results["test_accuracy"] <= 1.0 and results["seconds_per_epoch"] > 0
-    assert results["num_train"] + results["num_val"] == 32 and results["num_test"] == 32
+    results = runs.load_record(lstm_run / "results.json")
+    assert 0.0 <= results.test_accuracy <= 1.0 and results.seconds_per_epoch > 0
+    assert results.num_train + results.num_val == 32 and results.num_test == 32
+    assert (results.dataset, results.model_type, results.max_seq_length) == ("imdb", "lstm", 24)
+    assert results.config == train_imdb.MODEL_CONFIGS["lstm"].to_dict()
     checkpoint = torch.load(lstm_run / "model.pt", map_location="cpu", weights_only=True)
     assert checkpoint["model_type"] == "lstm"
     tokenizer = checkpoint["extras"]["tokenizer"]
     assert tokenizer["id_to_word"][:2] == ["<pad>", "<unk>"] and checkpoint["extras"]["max_seq_length"] == 24
-    summary = list(csv.DictReader(open(lstm_run.parents[2] / "imdb_summary.csv")))
+    summary = runs.read_summary(lstm_run.parents[2] / runs.SUMMARY_FILE)
     assert len(summary) == 1 and summary[0]["model_type"] == "lstm" and summary[0]["run_dir"] == str(lstm_run)
 
 
@@ -105,14 +110,17 @@ def test_train_imdb_on_aclimdb_folder_writes_the_run_outputs(lstm_run):
 @pytest.mark.timeout(900)
 def test_train_imdb_on_csv_and_summary_table(tmp_path):
     data_dir = _write_csv(tmp_path / "data")
-    first = _train(data_dir, tmp_path / "results", "transformer")
-    results = json.loads((first / "results.json").read_text())
-    assert results["num_train"] + results["num_val"] == 32 and results["num_test"] == 32, results
-    _train(data_dir, tmp_path / "results", "rnn", "--dataset_length", "8")  # a debugging run: not in the table
+    first = _train(data_dir, tmp_path / "results", "transformer", "--num_epochs", "5")
+    results = runs.load_record(first / "results.json")
+    assert results.num_train + results.num_val == 32 and results.num_test == 32, results
+    assert results.is_full_run and results.num_epochs == 5
+    _train(data_dir, tmp_path / "results", "rnn", "--dataset_length", "8", "--num_epochs", "5")  # a subset
+    _train(data_dir, tmp_path / "results", "lstm")  # 1 epoch: a quick check
     table = _run("train_imdb.py", "--summary", "--results_path", str(tmp_path / "results"))
     assert table.returncode == 0, table.stderr
     assert "transformer" in table.stdout and "0-24" in table.stdout, table.stdout
-    assert "rnn" not in table.stdout, f"runs with --dataset_length must stay out of the table:\n{table.stdout}"
+    assert "rnn" not in table.stdout and "lstm" not in table.stdout, \
+        f"quick checks (--dataset_length, fewer epochs) must stay out of the table:\n{table.stdout}"
 
 
 @pytest.mark.slow
@@ -163,25 +171,103 @@ def test_scripts_bad_input_one_line_errors(tmp_path, lstm_run):
     _assert_one_line_error(_run("test_imdb.py", str(no_tokenizer)), "tokenizer")
 
 
-def test_summary_table_latest_full_run_per_cell(tmp_path):
-    sys.path.insert(0, str(ROOT))
-    import train_imdb
+def _record(model: str, lo: int, hi: int, accuracy: float, stamp: str, **fields) -> runs.RunRecord:
+    values = dict(dataset="imdb", model_type=model, timestamp=stamp, run_dir=f"results/imdb/{model}/{stamp}",
+                  num_epochs=5, dataset_length=None, min_seq_length=lo, max_seq_length=hi, num_train=20000,
+                  num_val=5000, num_test=25000, train_loss=0.3, train_accuracy=0.9, val_loss=0.3, val_accuracy=0.85,
+                  test_loss=0.3, test_accuracy=accuracy, best_epoch=None, seconds_per_epoch=100.0,
+                  train_seconds=500.0, wall_seconds=600.0, device="cpu", num_threads=2, config={}, args={})
+    return runs.RunRecord(**{**values, **fields})
 
-    path = tmp_path / "imdb_summary.csv"
-    rows = [
-        ("2026-01-01T10:00:00", "lstm", 0, 200, None, 0.80),
-        ("2026-01-01T11:00:00", "lstm", 0, 200, None, 0.87),  # latest: shown
-        ("2026-01-01T12:00:00", "lstm", 0, 200, 100, 0.55),  # a debugging run: ignored
-        ("2026-01-01T13:00:00", "transformer", 200, 400, None, 0.83),
-        ("2026-01-01T14:00:00", "rnn", 0, 200, None, 0.60),
-    ]
-    for stamp, model, lo, hi, length, acc in rows:
-        train_imdb.append_summary(path, {"timestamp": stamp, "model_type": model, "min_seq_length": lo,
-                                         "max_seq_length": hi, "num_epochs": 5, "dataset_length": length,
-                                         "test_accuracy": acc, "seconds_per_epoch": 100.0})
-    table = train_imdb.summary_table(path)
+
+def _summary(path: Path) -> Path:
+    for record in [
+        _record("lstm", 0, 200, 0.80, "2026-01-01T10:00:00"),
+        _record("lstm", 0, 200, 0.87, "2026-01-01T11:00:00"),  # latest: shown
+        _record("lstm", 0, 200, 0.55, "2026-01-01T12:00:00", dataset_length=100),  # a subset: ignored
+        _record("lstm", 0, 200, 0.56, "2026-01-01T12:30:00", num_epochs=2),  # too short: ignored
+        _record("transformer", 200, 400, 0.83, "2026-01-01T13:00:00"),
+        _record("rnn", 0, 200, 0.60, "2026-01-01T14:00:00"),
+    ]:
+        runs.append_summary(path, record)
+    return path
+
+
+def test_summary_table_latest_full_run_per_cell(tmp_path):
+    table = train_imdb.summary_table(_summary(tmp_path / runs.SUMMARY_FILE))
     lines = table.splitlines()
     assert "short (0-200)" in lines[1] and "long (200-400)" in lines[1], table
-    assert [line.split()[0] for line in lines[3:]] == ["rnn", "lstm", "transformer"], table
-    assert "87.00%" in table and "80.00%" not in table and "55.00%" not in table, table
+    assert [line.split()[0] for line in lines[2:]] == ["rnn", "lstm", "transformer"], table
+    assert "87.00%" in table and "80.00%" not in table and "55.00%" not in table and "56.00%" not in table, table
     assert "83.00%" in table and "60.00%" in table, table
+
+
+def test_help_numbers_the_parts_as_the_handout(capsys):
+    with pytest.raises(SystemExit):
+        train_imdb.parse_args(["--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "rnn (2(a)), lstm (2(c)iii), transformer (3(b))" in text, text
+    assert "(2b)" not in text and "(3b)" not in text
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["--learning_rate", "nan"], "--learning_rate"), (["--seed", "-1"], "--seed"), (["--num_epochs", "0"], "--num_epochs"),
+    (["--grad_clip", "inf"], "--grad_clip"), (["--dataset_length", "0"], "--dataset_length"),
+    (["--min_seq_length", "300", "--max_seq_length", "200"], "--min_seq_length"),
+    (["--model_type", "transformer", "--max_seq_length", "600"], "positional encoding (512"),
+])
+def test_nonsense_options_are_one_line(capsys, argv, needle):
+    with pytest.raises(SystemExit) as exc:
+        train_imdb.parse_args(argv)
+    err = capsys.readouterr().err.strip()
+    assert exc.value.code == 2 and len(err.splitlines()) == 1 and needle in err, err
+
+
+def test_cut_off_summary_row_is_skipped_with_one_warning(tmp_path):
+    path = _summary(tmp_path / runs.SUMMARY_FILE)
+    path.write_text(path.read_text()[:-25])  # the last run (rnn, 60 %) cut off mid-row, as by a full disk
+    result = _run("train_imdb.py", "--summary", "--results_path", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert "rnn" not in result.stdout and "87.00%" in result.stdout, result.stdout
+    assert len(result.stderr.strip().splitlines()) == 1 and "skipped 1 unreadable row" in result.stderr
+    runs.append_summary(path, _record("rnn", 0, 200, 0.61, "2026-01-02T10:00:00"))  # rewrites a clean file
+    assert [row["test_accuracy"] for row in runs.read_summary(path)][-1] == 0.61
+    assert path.read_text().endswith("\n") and len(path.read_text().splitlines()) == 1 + 6
+    assert sorted(p.name for p in tmp_path.iterdir()) == [runs.SUMMARY_FILE], "no temporary file left"
+
+
+def test_foreign_summary_fails_in_one_line_before_training(tmp_path):
+    (tmp_path / runs.SUMMARY_FILE).write_text("review,sentiment\nfine,positive\n")
+    _assert_one_line_error(_run("train_imdb.py", "--summary", "--results_path", str(tmp_path)),
+                           runs.SUMMARY_FILE, "rename it")
+    data_dir = _write_aclimdb(tmp_path / "data", per_class=2)
+    _assert_one_line_error(_run("train_imdb.py", "--data_dir", str(data_dir), "--results_path", str(tmp_path)),
+                           runs.SUMMARY_FILE)
+    assert not (tmp_path / "imdb").exists(), "nothing may be trained or written"
+
+
+def test_results_path_that_is_a_file_is_reported_before_loading_data(tmp_path):
+    (tmp_path / "file").write_text("x")
+    _assert_one_line_error(_run("train_imdb.py", "--data_dir", str(tmp_path / "nothing"),
+                                "--results_path", str(tmp_path / "file" / "results")), "--results_path", "under the file")
+
+
+def test_rnn_benchmark_checks_its_results_path_before_timing(tmp_path):
+    (tmp_path / "file").write_text("x")
+    _assert_one_line_error(_run("benchmark_rnn.py", "--results_path", str(tmp_path / "file")), "--results_path")
+
+
+def test_full_disk_while_appending_leaves_the_summary_as_it_was(tmp_path, monkeypatch):
+    path = _summary(tmp_path / runs.SUMMARY_FILE)
+    before = path.read_text()
+    real_write_text = Path.write_text
+
+    def full_disk(self, data, *args, **kwargs):
+        real_write_text(self, data[: len(data) // 2], *args, **kwargs)
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_text", full_disk)
+    with pytest.raises(runs.UserError, match="disk is full"):
+        runs.append_summary(path, _record("rnn", 0, 200, 0.7, "2026-01-03T10:00:00"))
+    monkeypatch.undo()
+    assert path.read_text() == before and sorted(p.name for p in tmp_path.iterdir()) == [runs.SUMMARY_FILE]

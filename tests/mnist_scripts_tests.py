@@ -6,6 +6,7 @@ their real loading path (torchvision.datasets.MNIST) without a network and witho
 
 from __future__ import annotations
 
+import errno
 import gzip
 import json
 import struct
@@ -16,10 +17,12 @@ from pathlib import Path
 import pytest
 import torch
 
+import runs
 import train_mnist
 import visualize_filters
-from cnn import ManualCNN, conv_parameters
-from utils import load_model, run_script, save_checkpoint
+from cnn import ManualCNN
+from layers import conv_parameters
+from utils import CheckpointError, load_model, run_script, save_checkpoint
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[1]
@@ -168,3 +171,132 @@ def test_bad_options_are_rejected(capsys):
     assert exc.value.code == 2 and "--num_epochs" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         train_mnist.parse_args(["--model_type", "lstm"])
+
+
+# --- the run record and robustness (runs.py) ------------------------------------------------------------
+def train_in_process(capsys, tiny_mnist, results: Path, *extra: str) -> tuple[int, str]:
+    """train_mnist.py as its __main__ runs it, 1 epoch: (exit status, stderr)."""
+    argv = ["--num_epochs", "1", "--data_dir", str(tiny_mnist), "--results_path", str(results), "--no_progress",
+            *extra]
+    try:
+        run_script(lambda: train_mnist.main(argv))
+        code = 0
+    except SystemExit as exc:
+        code = exc.code
+    return code, capsys.readouterr().err.strip()
+
+
+def assert_one_line(err: str, *needles: str) -> None:
+    assert len(err.splitlines()) == 1 and "Traceback" not in err, f"expected one line, got:\n{err}"
+    for needle in needles:
+        assert needle in err, f"{needle!r} missing in: {err}"
+
+
+def leftovers(folder: Path) -> list[str]:
+    """Temporary files (``.name.tmpPID.ext``) anywhere below ``folder``: a write that was not cleaned up."""
+    return [str(p) for p in folder.rglob(".*tmp*")]
+
+
+def test_run_record_round_trips(tiny_mnist, tmp_path, capsys):
+    code, err = train_in_process(capsys, tiny_mnist, tmp_path)
+    assert code == 0, err
+    (run_dir,) = (tmp_path / "mnist" / "cnn").iterdir()
+    assert not run_dir.name.endswith(".incomplete") and RUN_FILES <= {p.name for p in run_dir.iterdir()}
+    record = runs.load_record(run_dir / "results.json")
+    assert record.schema_version == runs.SCHEMA_VERSION and record.run_dir == str(run_dir)
+    assert (record.dataset, record.model_type, record.num_epochs, record.num_train) == ("mnist", "cnn", 1, 48)
+    assert record.seconds_per_epoch == record.train_seconds > 0 and 0 <= record.test_accuracy <= 1
+    assert not record.is_full_run, "1 epoch is a quick check (the handout trains 5)"
+    assert runs.RunRecord.from_dict(json.loads(json.dumps(record.to_dict()))) == record
+    record.save(tmp_path / "copy.json")
+    assert (tmp_path / "copy.json").read_text() == (run_dir / "results.json").read_text()
+    assert leftovers(tmp_path) == []
+    with pytest.raises(runs.RecordError, match="unknown extra_key"):
+        runs.RunRecord.from_dict({**record.to_dict(), "extra_key": 1})
+    with pytest.raises(runs.RecordError, match="test_accuracy should be float"):
+        runs.RunRecord.from_dict({**record.to_dict(), "test_accuracy": "98%"})
+
+
+@pytest.mark.parametrize("where", ["a file", "under a file", "read-only"])
+def test_results_path_is_checked_before_any_work(tmp_path, capsys, monkeypatch, where):
+    """The data folder does not exist: the error must be about --results_path, so it came first."""
+    (tmp_path / "file").write_text("x")
+    results = {"a file": tmp_path / "file", "under a file": tmp_path / "file" / "sub"}.get(where, tmp_path / "ro")
+    if where == "read-only":  # root ignores chmod: refuse the probe file as a read-only folder would
+        def refuse(self, data):
+            raise PermissionError(13, "Permission denied", str(self))
+
+        monkeypatch.setattr(Path, "write_bytes", refuse)
+    code, err = train_in_process(capsys, tmp_path / "no-data", results)
+    assert code == 1
+    assert_one_line(err, "--results_path", {"a file": "is a file", "under a file": "under the file"}.get(where, "not writable"))
+
+
+@pytest.mark.parametrize("option, value", [("--learning_rate", "nan"), ("--learning_rate", "-1"), ("--seed", "-1"),
+                                           ("--num_epochs", "0"), ("--batch_size", "2.5"), ("--num_threads", "-2")])
+def test_nonsense_numbers_are_one_line(capsys, option, value):
+    with pytest.raises(SystemExit) as exc:
+        train_mnist.parse_args([option, value])
+    assert exc.value.code == 2
+    assert_one_line(capsys.readouterr().err, option, value)
+
+
+def test_full_disk_while_saving_leaves_nothing_half_written(tiny_mnist, tmp_path, capsys, monkeypatch):
+    def full_disk(obj, path, *args, **kwargs):
+        Path(path).write_bytes(b"PK\x03\x04 half a checkpoint")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(torch, "save", full_disk)
+    code, err = train_in_process(capsys, tiny_mnist, tmp_path)
+    assert code == 1
+    assert_one_line(err, "disk is full", "model.pt", "nothing was kept")
+    assert list((tmp_path / "mnist" / "cnn").iterdir()) == [], "no run folder without a run"
+
+
+def test_ctrl_c_while_saving_keeps_the_complete_files(tiny_mnist, tmp_path, capsys, monkeypatch):
+    def interrupted(model, images, labels, path, title=""):
+        Path(path).write_bytes(b"\x89PNG half")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(visualize_filters, "save_filter_effects", interrupted)
+    code, err = train_in_process(capsys, tiny_mnist, tmp_path)
+    assert code == 1
+    assert_one_line(err, "interrupted", "kept model.pt, loss.png, accuracy.png", ".incomplete")
+    (run_dir,) = (tmp_path / "mnist" / "cnn").iterdir()
+    assert run_dir.name.endswith(".incomplete"), "an interrupted run must be marked"
+    assert {p.name for p in run_dir.iterdir()} == {"model.pt", "loss.png", "accuracy.png"}
+    assert leftovers(tmp_path) == []
+    load_model(run_dir / "model.pt", expected_types=("cnn",))  # complete and loadable
+
+
+@pytest.mark.parametrize("config, needle", [({"num_classes": 10, "hidden_size": 3}, "unknown hidden_size"),
+                                            ({"num_classes": "ten"}, "num_classes must be int")])
+def test_checkpoint_with_a_foreign_config(tmp_path, tiny_mnist, capsys, config, needle):
+    path = tmp_path / "foreign.pt"
+    save_checkpoint(path, torch.nn.Linear(2, 2), "cnn", config)
+    with pytest.raises(CheckpointError, match=needle):
+        load_model(path)
+    err = one_line_error(capsys, visualize_filters.main, path, "--data_dir", tiny_mnist)
+    assert "saved config does not fit" in err
+
+
+def test_benchmark_keeps_forward_and_backward_apart(tmp_path):
+    """1(a)iii is about the forward pass: --backward writes its own files, never benchmark_conv2d.csv."""
+    quick = ["--batch_sizes", "2", "--min_run_time", "0.01", "--rounds", "1", "--results_path", tmp_path]
+    assert run("benchmark_conv2d.py", *quick).returncode == 0
+    forward = (tmp_path / "benchmark_conv2d.csv").read_text()
+    proc = run("benchmark_conv2d.py", *quick, "--backward")
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "benchmark_conv2d.csv").read_text() == forward, "--backward overwrote the forward times"
+    assert "not 1(a)iii" in proc.stdout
+    for name, kind in (("benchmark_conv2d.csv", "forward"), ("benchmark_conv2d_backward.csv", "forward+backward")):
+        rows = runs.read_benchmark(tmp_path / name, runs.CONV_BENCHMARK_COLUMNS)
+        assert [row["pass"] for row in rows] == [kind] and (tmp_path / name).with_suffix(".png").is_file()
+
+
+def test_benchmark_checks_its_results_path_before_timing(tmp_path):
+    (tmp_path / "file").write_text("x")
+    proc = run("benchmark_conv2d.py", "--results_path", tmp_path / "file" / "results")
+    err = proc.stderr.strip()
+    assert proc.returncode == 1 and len(err.splitlines()) == 1 and "--results_path" in err, err
+    assert "timing" not in err and "1(a)iii" not in proc.stdout, "it must fail before timing anything"
