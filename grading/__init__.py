@@ -4,5 +4,5 @@
 The pieces: ``markers`` (solution markers → starter), ``manifest`` (what ships), ``release`` (build and
 verify the starter), ``harness`` (grade a folder from a trusted rubric), ``plugin`` (the pytest plugin of the
 test process), ``autograder`` (the Gradescope zip), ``autograde`` (its run_autograder entry point),
-``results`` (results.json validation and the rubric table), ``rubric`` (expected totals), ``check``.
+``results`` (results.json validation and the rubric table), ``rubric`` (the handout's parts and their points), ``check``.
 """

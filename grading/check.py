@@ -66,6 +66,8 @@ def check(root: Path, out: Path, jobs: int = 2, accuracy: bool = True) -> int:
     rel = release(root, out, run_tests=False)
     for w in rel.warnings:
         _log(f"  warning: {w}")
+    if rel.leak_coverage:
+        _log(f"  {rel.leak_coverage}")
     if rel.problems:
         for p in rel.problems:
             _log(f"  FAIL {p}")

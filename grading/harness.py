@@ -4,6 +4,7 @@ Trust model. The parent process (this module) never imports student code. It
 
 1. takes the rubric (graded tests, points, handout part, visibility, timeout) from a collection run on the
    reference, done before any student code is present (``collect_rubric``; shipped as ``rubric.json``);
+   a test's points are its part's autograded points (grading/rubric.py) shared by the weights of the part;
 2. copies only the student-editable files (found at any depth) into a fresh copy of the course files;
 3. runs pytest in a child process (as an unprivileged user when it runs as root) with a plugin that
    streams one event per test to a pipe the parent owns; a test whose result never arrives (``os._exit``,
@@ -33,10 +34,13 @@ import sys
 import tempfile
 import time
 import zipfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
+from fractions import Fraction
 from pathlib import Path
+
+from grading.rubric import autograded_points, handout_label, part_order
 
 PLUGIN_SOURCE = Path(__file__).with_name("plugin.py")
 PLUGIN_NAME = "ps3_grading_plugin"
@@ -75,14 +79,15 @@ def truncate(text: str, limit: int) -> str:
 # --- rubric -----------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class TestSpec:
-    """One graded test as the rubric declares it (next to the test, in its markers)."""
+    """One graded test: its markers (part, weight, visibility, timeout) and the points that gives it."""
 
     nodeid: str
-    points: float
-    part: str
+    points: float  # the part's autograded points * weight / (sum of the part's weights), to 1e-4
+    part: str  # machine label of the handout part, e.g. "1.a.i" (grading/rubric.py PARTS)
     hidden: bool = False
     timeout: float | None = None
     doc: str = ""
+    weight: float = 1.0  # relative weight inside the part (@pytest.mark.weight(w, part=...))
 
     @property
     def file(self) -> str:
@@ -99,6 +104,11 @@ class TestSpec:
     @property
     def short(self) -> str:
         return self.nodeid.removeprefix("tests/")
+
+    @property
+    def label(self) -> str:
+        """The handout's spelling of the part: "1(a)i"."""
+        return handout_label(self.part)
 
 
 @dataclass
@@ -130,15 +140,44 @@ class Rubric:
         for t in self.tests:
             k = t.problem if key == "problem" else t.part
             out[k] = out.get(k, 0) + t.points
-        return out
+        return {k: round(v, 4) for k, v in out.items()}  # points are multiples of 1e-4
 
     @property
     def max_score(self) -> float:
-        return float(sum(t.points for t in self.tests))
+        return round(float(sum(t.points for t in self.tests)), 4)
 
 
 class RubricError(RuntimeError):
-    """The reference tests do not collect, or a points marker is malformed."""
+    """The reference tests do not collect, or a weight marker is malformed or names no autograded part."""
+
+
+SCALE = 10_000  # points are multiples of 1e-4 (results.json shows 4 decimals)
+
+
+def share_points(weights: list[float], total: float) -> list[float]:
+    """Split ``total`` points in proportion to ``weights``, in multiples of 1e-4 that add up to ``total``
+    exactly (largest remainder; ties go to the earlier test)."""
+    units = round(Fraction(total) * SCALE)
+    whole = sum(Fraction(w) for w in weights)
+    exact = [units * Fraction(w) / whole for w in weights]
+    floors = [int(x) for x in exact]
+    left = units - sum(floors)
+    for i in sorted(range(len(exact)), key=lambda i: (-(exact[i] - floors[i]), i))[:left]:
+        floors[i] += 1
+    return [u / SCALE for u in floors]
+
+
+def course_parts(course: Path) -> dict[str, float]:
+    """Autograded points per part: grading/rubric.py, unless the course's pyproject.toml has its own table
+    ``[tool.grading.parts]`` (the test fixture course does)."""
+    import tomllib
+
+    try:
+        data = tomllib.loads((course / "pyproject.toml").read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError):
+        data = {}
+    own = data.get("tool", {}).get("grading", {}).get("parts")
+    return {str(k): float(v) for k, v in own.items()} if isinstance(own, dict) else autograded_points()
 
 
 def _child_env(extra: dict[str, str], tmp: Path, plugin_dir: Path) -> dict[str, str]:
@@ -182,8 +221,13 @@ def _install_plugin(where: Path) -> Path:
 
 
 def collect_rubric(course: Path, python: str = sys.executable, paths: Iterable[str] = ("tests",),
-                   test_timeout: float = 30.0, budget: float | None = None) -> Rubric:
-    """Collect the graded tests of ``course`` (which must hold the reference solution) in a clean process."""
+                   test_timeout: float = 30.0, budget: float | None = None,
+                   parts: Mapping[str, float] | None = None) -> Rubric:
+    """Collect the graded tests of ``course`` (which must hold the reference solution) in a clean process.
+
+    Each test gets ``parts[part] * weight / (sum of the weights in its part)`` points (``share_points``);
+    ``parts``: autograded points per part, by default ``course_parts(course)``."""
+    parts = dict(course_parts(course) if parts is None else parts)
     with tempfile.TemporaryDirectory(prefix="grading-collect-") as tmp_:
         tmp = Path(tmp_)
         out = tmp / "rubric.json"
@@ -199,17 +243,26 @@ def collect_rubric(course: Path, python: str = sys.executable, paths: Iterable[s
     if data["errors"]:
         details = "\n".join(f"{e['file']}: {e['message']}" for e in data["errors"])
         raise RubricError(f"the reference tests do not collect:\n{truncate(details, 6000)}")
-    tests, problems = [], []
+    problems = []
     for t in data["tests"]:
-        if not isinstance(t["points"], int | float) or t["points"] <= 0:
-            problems.append(f"{t['nodeid']}: points must be a positive number, got {t['points']!r}")
-        if not isinstance(t["part"], str) or not t["part"]:
-            problems.append(f"{t['nodeid']}: missing handout part, e.g. @pytest.mark.points(2, part=\"1.a.i\")")
+        weight, part = t["weight"], t["part"]
+        if isinstance(weight, bool) or not isinstance(weight, int | float) or not 0 < weight < float("inf"):
+            problems.append(f"{t['nodeid']}: the weight must be a positive number, got {weight!r}")
+        if not isinstance(part, str) or not part:
+            problems.append(f"{t['nodeid']}: missing handout part, e.g. @pytest.mark.weight(1, part=\"1.a.i\")")
+        elif parts.get(part, 0) <= 0:
+            problems.append(f"{t['nodeid']}: part {part!r} has no autograded points in grading/rubric.py PARTS "
+                            f"(autograded parts: {', '.join(parts)})")
         if t.get("slow"):
             problems.append(f"{t['nodeid']}: a graded test must not be marked slow")
-        tests.append(TestSpec(t["nodeid"], t["points"], str(t["part"]), t["hidden"], t["timeout"], t["doc"]))
     if problems:
-        raise RubricError("malformed points markers:\n" + "\n".join(problems))
+        raise RubricError("malformed weight markers:\n" + "\n".join(problems))
+    points: dict[str, float] = {}
+    for part in {t["part"] for t in data["tests"]}:
+        mine = [t for t in data["tests"] if t["part"] == part]
+        points.update(zip((t["nodeid"] for t in mine), share_points([t["weight"] for t in mine], parts[part])))
+    tests = [TestSpec(t["nodeid"], points[t["nodeid"]], t["part"], t["hidden"], t["timeout"], t["doc"],
+                      float(t["weight"])) for t in data["tests"]]
     return Rubric(tests, {}, test_timeout, budget)
 
 
@@ -276,17 +329,19 @@ class GradeReport:
     missing: list[str]
     notes: list[str] = field(default_factory=list)
     execution_time: float = 0.0
+    too_large: dict[str, int] = field(default_factory=dict)  # student file -> bytes, not graded (also in missing)
 
     @property
     def score(self) -> float:
-        return float(sum(r.score for r in self.results))
+        return round(float(sum(r.score for r in self.results)), 4)  # points are multiples of 1e-4
 
     @property
     def max_score(self) -> float:
-        return float(sum(r.spec.points for r in self.results))
+        return round(float(sum(r.spec.points for r in self.results)), 4)
 
     def to_results_json(self) -> dict:
         """The Gradescope results.json document."""
+        absent = [name for name in self.missing if name not in self.too_large]
         required = {
             "name": "Required files",
             "number": "0",
@@ -295,13 +350,22 @@ class GradeReport:
             "status": "failed" if self.missing else "passed",
             "visibility": VISIBLE,
             "output": (
-                (f"Missing from the submission: {', '.join(self.missing)}. Their tests score 0 (the starter "
-                 "version was used so the other files can still be graded).\n" if self.missing else "")
+                (f"Missing from the submission: {', '.join(absent)}. Their tests score 0 (the starter "
+                 "version was used so the other files can still be graded).\n" if absent else "")
+                + "".join(f"{too_large_note(name, size)} Its tests score 0 (the starter version was used).\n"
+                          for name, size in self.too_large.items())
                 + "".join(f"Graded {name} from {where}\n" for name, where in self.found.items())
             ),
         }
         tests = [required]
-        for r in self.results:
+        ordered = sorted(self.results, key=lambda r: part_order(r.spec.part))  # the handout's order
+        in_part: dict[str, int] = {}
+        for r in ordered:
+            in_part[r.spec.part] = in_part.get(r.spec.part, 0) + 1
+        seen: dict[str, int] = {}
+        for r in ordered:
+            seen[r.spec.part] = seen.get(r.spec.part, 0) + 1
+            digits = len(str(in_part[r.spec.part]))
             if r.passed:
                 out = r.spec.doc
             else:
@@ -309,10 +373,10 @@ class GradeReport:
                 if r.output and r.output.strip() != r.message.strip():
                     out += "\n\n" + r.output
             tests.append({
-                "name": f"{r.spec.part} {r.spec.short}",
-                "number": r.spec.part,
+                "name": f"{r.spec.label} {r.spec.short}",
+                "number": f"{r.spec.label}.{seen[r.spec.part]:0{digits}d}",  # sorts in the handout's order
                 "score": round(r.score, 4),
-                "max_score": float(r.spec.points),
+                "max_score": round(float(r.spec.points), 4),
                 "status": "passed" if r.passed else "failed",
                 "visibility": r.spec.visibility,
                 "output": truncate(out, MAX_TEST_OUTPUT),
@@ -336,23 +400,43 @@ def failure_results(specs: Iterable[TestSpec], message: str) -> list[TestResult]
 
 
 # --- submission -------------------------------------------------------------------------------------
-def _safe_extract(zip_path: Path, dest: Path) -> None:
-    """Extract a zip without letting any member escape ``dest`` (no absolute paths, no ``..``)."""
+def too_large_note(name: str, size: int) -> str:
+    """``"conv.py is 7.2 MB, over the 5 MB limit: not graded."``"""
+    return f"{name} is {size / 2**20:.1f} MB, over the {MAX_FILE_BYTES / 2**20:g} MB limit: not graded."
+
+
+def _safe_extract(zip_path: Path, dest: Path) -> dict[str, int]:
+    """Extract a zip without letting any member escape ``dest`` (no absolute paths, no ``..``).
+
+    Members over ``MAX_FILE_BYTES`` are not extracted; returns them, ``{path in the zip: size}``.
+    """
+    skipped: dict[str, int] = {}
     with zipfile.ZipFile(zip_path) as zf:
         for info in zf.infolist():
             name = info.filename.replace("\\", "/")
             parts = [p for p in name.split("/") if p not in ("", ".")]
-            if not parts or ".." in parts or info.is_dir() or info.file_size > MAX_FILE_BYTES:
+            if not parts or ".." in parts or info.is_dir():
+                continue
+            if info.file_size > MAX_FILE_BYTES:
+                skipped["/".join(parts)] = info.file_size
                 continue
             target = dest.joinpath(*parts)
             target.parent.mkdir(parents=True, exist_ok=True)
             with zf.open(info) as src, open(target, "wb") as dst:
                 shutil.copyfileobj(src, dst)
+    return skipped
 
 
-def find_student_files(submission: Path, names: Iterable[str]) -> tuple[dict[str, Path], list[str], list[str]]:
-    """Locate each student file at any depth (the shallowest wins). Returns (found, missing, notes)."""
+def find_student_files(submission: Path, names: Iterable[str], skipped: Mapping[str, int] | None = None
+                       ) -> tuple[dict[str, Path], list[str], list[str]]:
+    """Locate each student file at any depth (the shallowest wins). Returns (found, missing, notes).
+
+    A file over ``MAX_FILE_BYTES`` is not taken: it is missing, with a note giving its size. ``skipped``:
+    the members ``_safe_extract`` left out for their size (``{path in the zip: size}``), reported the same way
+    when no copy of that name was extracted.
+    """
     names = list(names)
+    large = too_large_files(submission, names, skipped)
     candidates: dict[str, list[Path]] = {n: [] for n in names}
     for dirpath, dirnames, filenames in os.walk(submission, followlinks=False):
         dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS and not d.startswith("."))
@@ -363,13 +447,13 @@ def find_student_files(submission: Path, names: Iterable[str]) -> tuple[dict[str
     notes: list[str] = []
     for name, paths in candidates.items():
         paths = [p for p in paths if not p.is_symlink() and p.is_file()]
+        if name in large:
+            notes.append(too_large_note(name, large[name]))
+            continue
         if not paths:
             continue
         paths.sort(key=lambda p: (len(p.relative_to(submission).parts), str(p)))
         best = paths[0]
-        if best.stat().st_size > MAX_FILE_BYTES:
-            notes.append(f"{name} is larger than {MAX_FILE_BYTES // 2**20} MB and was not graded.")
-            continue
         found[name] = best
         if len(paths) > 1:
             others = ", ".join(str(p.relative_to(submission)) for p in paths[1:])
@@ -378,22 +462,47 @@ def find_student_files(submission: Path, names: Iterable[str]) -> tuple[dict[str
     return found, missing, notes
 
 
-def _prepare_submission(submission: Path, names: list[str], scratch: Path) -> Path:
-    """A folder to search: the submission itself, or the zip(s) it contains, extracted."""
+def too_large_files(submission: Path, names: Iterable[str], skipped: Mapping[str, int] | None = None
+                    ) -> dict[str, int]:
+    """The student files not taken for their size, ``{name: bytes}``: the shallowest copy in ``submission`` is
+    over ``MAX_FILE_BYTES``, or (no copy at all) ``skipped`` lists one (see :func:`find_student_files`)."""
+    names = set(names)
+    copies: dict[str, list[Path]] = {}
+    for dirpath, dirnames, filenames in os.walk(submission, followlinks=False):
+        dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS and not d.startswith("."))
+        for fname in filenames:
+            path = Path(dirpath) / fname
+            if fname in names and not path.is_symlink() and path.is_file():
+                copies.setdefault(fname, []).append(path)
+    large: dict[str, int] = {}
+    for name, paths in copies.items():
+        best = min(paths, key=lambda p: (len(p.relative_to(submission).parts), str(p)))
+        if best.stat().st_size > MAX_FILE_BYTES:
+            large[name] = best.stat().st_size
+    for member, size in sorted((skipped or {}).items(), key=lambda item: (item[0].count("/"), item[0])):
+        name = member.rsplit("/", 1)[-1]
+        if name in names and name not in copies and name not in large:
+            large[name] = size
+    return large
+
+
+def _prepare_submission(submission: Path, names: list[str], scratch: Path) -> tuple[Path, dict[str, int]]:
+    """A folder to search: the submission itself, or the zip(s) it contains, extracted; and the zip members
+    left out for their size (``{path: bytes}``)."""
     if submission.is_file() and zipfile.is_zipfile(submission):
         dest = scratch / "submission"
         dest.mkdir(parents=True, exist_ok=True)
-        _safe_extract(submission, dest)
-        return dest
+        return dest, _safe_extract(submission, dest)
     found, _, _ = find_student_files(submission, names)
     zips = [p for p in submission.rglob("*.zip") if p.is_file() and not p.is_symlink()]
     if not found and zips:
         dest = scratch / "submission-unzipped"
+        skipped: dict[str, int] = {}
         for z in zips:
             with contextlib.suppress(zipfile.BadZipFile):
-                _safe_extract(z, dest / z.stem)
-        return dest
-    return submission
+                skipped.update({f"{z.stem}/{m}": n for m, n in _safe_extract(z, dest / z.stem).items()})
+        return dest, skipped
+    return submission, {}
 
 
 def syntax_notes(files: dict[str, Path]) -> list[str]:
@@ -736,8 +845,9 @@ def grade_folder(course: Path, submission: Path, rubric: Rubric, student_files: 
     deadline = t0 + budget if budget else None
     with _scratch_dir("grading-") as scratch:
         os.chmod(scratch, 0o755)
-        source = _prepare_submission(Path(submission), student_files, scratch)
-        found, missing, notes = find_student_files(source, student_files)
+        source, skipped = _prepare_submission(Path(submission), student_files, scratch)
+        found, missing, notes = find_student_files(source, student_files, skipped)
+        too_large = too_large_files(source, student_files, skipped)
         work = scratch / "course"
         shutil.copytree(course, work, symlinks=False, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
         for name, path in found.items():
@@ -763,6 +873,6 @@ def grade_folder(course: Path, submission: Path, rubric: Rubric, student_files: 
                     res.status, res.message = "failed", "course files were modified during the run"
         ordered = [results[s.nodeid] for s in specs]
     return GradeReport(ordered, {n: str(p.relative_to(source)) for n, p in found.items()}, missing, notes,
-                       time.monotonic() - t0)
+                       time.monotonic() - t0, too_large)
 
 

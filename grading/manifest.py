@@ -9,7 +9,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 #: Modules students use but do not edit.
-SUPPORT: list[str] = ["utils.py", "imdb_config.py"]
+SUPPORT: list[str] = ["utils.py", "imdb_config.py", "layers.py", "runs.py", "batching.py"]
 #: Command-line scripts (each must answer --help in the starter).
 SCRIPTS: list[str] = [
     "train_mnist.py",
@@ -20,9 +20,9 @@ SCRIPTS: list[str] = [
     "benchmark_rnn.py",
     "zip_assignment.py",
 ]
-#: Single files that ship.
+#: Single files that ship (under their name in RENAMED, if listed there).
 FILES: list[str] = [
-    "README.md",
+    "STUDENT_README.md",
     "requirements.txt",
     "requirements-notebook.txt",
     "pyproject.toml",
@@ -30,6 +30,9 @@ FILES: list[str] = [
     "data/README.md",
     "results/.gitkeep",
 ]
+#: Files that ship under another name: source in this repository -> name in the starter. Main's own
+#: README.md (the instructors' guide) does not ship; the students' README is written in STUDENT_README.md.
+RENAMED: dict[str, str] = {"STUDENT_README.md": "README.md"}
 #: Folders that ship whole (minus caches and build outputs).
 DIRS: list[str] = ["tests", "notebooks", "writeup"]
 #: Never shipped, wherever they are.
@@ -38,8 +41,14 @@ EXCLUDE: list[str] = [
     "writeup/*.aux", "writeup/*.log", "writeup/*.out", "writeup/*.toc", "writeup/*.pdf", "writeup/*.fls",
     "writeup/*.fdb_latexmk", "writeup/*.synctex.gz", "writeup/generated/*",
 ]
-#: Folders that exist only on the instructor side (never shipped, listed for the leak check's benefit).
-INSTRUCTOR_ONLY: list[str] = ["grading", ".ci", "dist", "requirements-dev.txt", "DEVELOPERS.md"]
+#: Files and folders that exist only on the instructor side: never shipped, and the release's leak check
+#: fails if a line of them appears in the starter (grading/release.py, check_leaks). Build outputs such as
+#: dist/ are not listed: they are not sources.
+INSTRUCTOR_ONLY: list[str] = ["grading", ".ci", "requirements-dev.txt", "DEVELOPERS.md", "README.md", "RESULTS.md"]
+#: The instructor-only files and folders that hold answers (solution variants, the key's derivations as
+#: tests, the reference's results): the leak check gives their lines no exemption for also being in the
+#: public tests (other instructor-only test code may share helpers and set-up with the public tests).
+ANSWERS: list[str] = ["grading/mutants", "grading/alternatives", "grading/tests/writeup_key_tests.py", "RESULTS.md"]
 
 
 def student_files(root: Path = ROOT) -> list[str]:
@@ -56,8 +65,13 @@ def _excluded(rel: str) -> bool:
     return any(fnmatch.fnmatch(rel, pat) or fnmatch.fnmatch("/" + rel, pat) for pat in EXCLUDE)
 
 
+def starter_name(rel: str) -> str:
+    """The name in the starter of the shipped file ``rel`` (``STUDENT_README.md`` -> ``README.md``)."""
+    return RENAMED.get(rel, rel)
+
+
 def shipped_files(root: Path = ROOT) -> list[str]:
-    """Every file of the starter that exists in ``root`` (relative POSIX paths, sorted)."""
+    """Every file of ``root`` that ships (relative POSIX paths in ``root``, sorted; see :func:`starter_name`)."""
     names = set(student_files(root)) | set(SUPPORT) | set(SCRIPTS) | set(FILES)
     out = {n for n in names if (root / n).is_file()}
     for d in DIRS:
@@ -74,3 +88,18 @@ def unlisted_modules(root: Path = ROOT) -> list[str]:
     """Top-level .py files that are in no list (they would silently not ship)."""
     listed = set(student_files(root)) | set(SUPPORT) | set(SCRIPTS)
     return sorted(p.name for p in root.glob("*.py") if p.name not in listed)
+
+
+def instructor_only_files(root: Path = ROOT) -> list[str]:
+    """Every text or other file under INSTRUCTOR_ONLY that exists in ``root`` (minus caches), sorted."""
+    out: set[str] = set()
+    for name in INSTRUCTOR_ONLY:
+        path = root / name
+        if path.is_file():
+            out.add(name)
+        elif path.is_dir():
+            for p in path.rglob("*"):
+                rel = p.relative_to(root).as_posix()
+                if p.is_file() and not _excluded(rel):
+                    out.add(rel)
+    return sorted(out)

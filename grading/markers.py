@@ -2,10 +2,15 @@
 
 Python (modules, scripts, notebook code cells)::
 
-    # BEGIN SOLUTION [TODO text]        ->  raise NotImplementedError("<module>.<qualname>: <TODO text>")
+    # BEGIN SOLUTION [TODO text]        ->  raise NotImplementedError("<module>.<qualname> (<part>): <TODO text>")
     ...reference code...                    (at the indentation of the BEGIN line)
     # END SOLUTION
-    name = expression  # SOLUTION     ->  name = None  # TODO
+    name = expression  # SOLUTION     ->  name = None  # TODO (<part>)
+
+``<part>`` is the handout label of the function's part (``"1(b)i"``, from ``grading.rubric.part_of`` and
+``handout_label``), e.g. ``"cnn.CNN.__init__ (1(b)i): build the layers"``; code outside the graded parts
+gets no label (``"<module>.<qualname>: <TODO text>"``, ``name = None  # TODO``). ``zip_assignment.py``,
+``utils.run_script`` and ``tests/conftest.py`` parse this form (``zip_assignment.TODO_MESSAGE``).
 
 Markdown (README, notebook markdown cells): ``<!-- BEGIN INSTRUCTOR -->`` ... ``<!-- END INSTRUCTOR -->``
 is removed. LaTeX: ``% BEGIN SOLUTION`` ... ``% END SOLUTION`` is removed. Test files: functions,
@@ -164,6 +169,14 @@ def _assignment_at(tree: ast.AST, line: int) -> ast.Assign | ast.AnnAssign | Non
     return None
 
 
+def part_label(qualname: str) -> str | None:
+    """The handout label (``"1(b)i"``) of the part student function ``qualname`` belongs to, or None."""
+    from grading.rubric import handout_label, part_of
+
+    part = part_of(qualname)
+    return handout_label(part) if part else None
+
+
 def strip_python(source: str, module: str, where: str, context: str | None = None) -> str:
     """Apply the solution markers to Python source.
 
@@ -184,6 +197,8 @@ def strip_python(source: str, module: str, where: str, context: str | None = Non
     for b in blocks:
         qual = _qualname(scopes, b.begin)
         prefix = f"{module}.{qual}" if qual else (context or module)
+        label = part_label(prefix) if qual else None
+        prefix = f"{prefix} ({label})" if label else prefix
         msg = json.dumps(f"{prefix}: {b.text or DEFAULT_TODO}", ensure_ascii=False)
         replace[b.begin] = (b.end, f"{b.indent}raise NotImplementedError({msg})\n")
     for s in singles:
@@ -196,7 +211,10 @@ def strip_python(source: str, module: str, where: str, context: str | None = Non
             target = f"{ast.get_source_segment(masked, node.target)}: {ast.get_source_segment(masked, node.annotation)}"
         first = lines[node.lineno - 1]
         indent = first[: len(first) - len(first.lstrip())]
-        replace[node.lineno] = (node.end_lineno or node.lineno, f"{indent}{target} = None  # TODO\n")
+        qual = _qualname(scopes, s.line)
+        label = part_label(f"{module}.{qual}") if qual else None
+        todo = f"# TODO ({label})" if label else "# TODO"
+        replace[node.lineno] = (node.end_lineno or node.lineno, f"{indent}{target} = None  {todo}\n")
     out: list[str] = []
     i = 1
     while i <= len(lines):
@@ -271,6 +289,11 @@ def solution_lines_tex(text: str, where: str) -> list[tuple[int, str]]:
     return _strip_lines(text, where, _TEX_BEGIN, _TEX_END, "SOLUTION")[1]
 
 
+def solution_lines_markdown(text: str, where: str) -> list[tuple[int, str]]:
+    """(line, text) inside ``<!-- BEGIN INSTRUCTOR -->`` sections (the starter must not contain them)."""
+    return _strip_lines(text, where, _MD_BEGIN, _MD_END, "INSTRUCTOR", _MD_ANY)[1]
+
+
 # --- Notebooks --------------------------------------------------------------------------------------
 def _cell_source(cell: dict) -> str:
     src = cell.get("source", "")
@@ -298,6 +321,8 @@ def solution_lines_notebook(text: str, where: str) -> list[tuple[int, str]]:
     for i, cell in enumerate(json.loads(text).get("cells", []), 1):
         if cell.get("cell_type") == "code":
             out += [(i, line) for _, line in solution_lines_python(_cell_source(cell), f"{where} (cell {i})")]
+        elif cell.get("cell_type") == "markdown":
+            out += [(i, line) for _, line in solution_lines_markdown(_cell_source(cell), f"{where} (cell {i})")]
     return out
 
 
@@ -365,8 +390,8 @@ def _span(node: ast.stmt) -> tuple[int, int]:
     return first, node.end_lineno or node.lineno
 
 
-def strip_hidden_tests(source: str, where: str) -> str | None:
-    """Remove ``@pytest.mark.hidden`` tests (and helpers only they use). None: no test left, drop the file."""
+def _hidden_lines(source: str) -> set[int] | None:
+    """1-based lines of the ``@pytest.mark.hidden`` tests and of the helpers only they use; None: the whole file."""
     tree = ast.parse(source)
     if _module_hidden(tree):
         return None
@@ -385,7 +410,7 @@ def strip_hidden_tests(source: str, where: str) -> str | None:
                 continue
         kept_body.append(node)
     if not removed:
-        return source
+        return set()
     # helpers (fixtures, functions, constants) referenced only by removed code go too
     while True:
         refs_removed = _references(removed)
@@ -402,6 +427,16 @@ def strip_hidden_tests(source: str, where: str) -> str | None:
     for node in removed:
         first, last = _span(node)
         drop.update(range(first, last + 1))
+    return drop
+
+
+def strip_hidden_tests(source: str, where: str) -> str | None:
+    """Remove ``@pytest.mark.hidden`` tests (and helpers only they use). None: no test left, drop the file."""
+    drop = _hidden_lines(source)
+    if drop is None:
+        return None
+    if not drop:
+        return source
     lines = source.splitlines(True)
     result = re.sub(r"\n{4,}", "\n\n\n", "".join(line for n, line in enumerate(lines, 1) if n not in drop))
     try:
@@ -413,6 +448,13 @@ def strip_hidden_tests(source: str, where: str) -> str | None:
             raise MarkerError(where, n.lineno, "pytest.mark.hidden is only supported as a decorator of a test "
                                                "function, class or method (or as the module's pytestmark)")
     return result
+
+
+def hidden_test_lines(source: str) -> list[tuple[int, str]]:
+    """(line, text) of what :func:`strip_hidden_tests` removes (every line when it drops the whole file)."""
+    drop = _hidden_lines(source)
+    lines = source.splitlines()
+    return [(n, line) for n, line in enumerate(lines, 1) if drop is None or n in drop]
 
 
 # --- one file ---------------------------------------------------------------------------------------
@@ -443,4 +485,6 @@ def solution_lines(rel: str, text: str) -> list[tuple[int, str]]:
         return solution_lines_tex(text, rel)
     if rel.endswith(".ipynb"):
         return solution_lines_notebook(text, rel)
+    if rel.endswith(".md"):
+        return solution_lines_markdown(text, rel)
     return []

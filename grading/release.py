@@ -8,14 +8,20 @@ import shutil
 import subprocess
 import sys
 import zipfile
-from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from grading import manifest
 from grading.harness import RubricError, collect_rubric, grade_folder, truncate
-from grading.markers import MarkerError, scan_python, solution_lines, strip_text
+from grading.markers import (
+    MarkerError,
+    hidden_test_lines,
+    is_test_file,
+    scan_python,
+    solution_lines,
+    strip_text,
+)
 
 STARTER_ZIP_FOLDER = "ps3"
 TEXT_SUFFIXES = (".py", ".md", ".tex", ".ipynb", ".txt", ".toml", ".cfg", ".bib", ".sty", ".gitignore", ".gitkeep")
@@ -28,6 +34,7 @@ class ReleaseReport:
     problems: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     graded_public: int = 0
+    leak_coverage: str = ""  # e.g. "leak check: 412 solution lines and 3,100 instructor-only lines against 61 ..."
 
 
 def _is_text(rel: str) -> bool:
@@ -51,11 +58,13 @@ def build_starter(root: Path, dest: Path) -> ReleaseReport:
         if data is None:
             report.dropped.append(rel)
             continue
-        target = dest / rel
+        name = manifest.starter_name(rel)
+        target = dest / name
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(data)
         shutil.copymode(root / rel, target)
-        report.files.append(rel)
+        report.files.append(name)
+    report.files.sort()
     unlisted = manifest.unlisted_modules(root)
     if unlisted:
         report.warnings.append(f"top-level modules not in grading/manifest.py (not shipped): {', '.join(unlisted)}")
@@ -122,60 +131,140 @@ def check_scripts(starter: Path, scripts: list[str], python: str) -> list[str]:
         return [p for p in pool.map(run, scripts) if p]
 
 
+# --- the leak check ---------------------------------------------------------------------------------
+# The starter must contain no *protected* line:
+# - solution lines: inside `# BEGIN/END SOLUTION` blocks and the expression of `# SOLUTION` lines (modules,
+#   scripts, tests, notebook code cells), inside `% BEGIN/END SOLUTION` (writeup/*.tex: the answer key) and
+#   inside `<!-- BEGIN/END INSTRUCTOR -->` (Markdown files, notebook Markdown cells);
+# - instructor-only lines: every line of the files under manifest.INSTRUCTOR_ONLY (grading/, .ci/,
+#   DEVELOPERS.md, main's README.md, RESULTS.md, requirements-dev.txt), of the test files the release drops
+#   (tests/*_hidden_tests.py) and of the hidden tests it removes from public test files.
+# Which lines count, compared by leak_key() (the comment removed: "# ..." in code and text, "% ..." in LaTeX;
+# the whitespace collapsed) anywhere in any text file of the starter:
+# 1. not trivial (_trivial): 16 characters or more, not an import or a decorator, some letter or digit, not
+#    `return x`, `a = b`, `f()` or `a, b = x.shape`;
+# 2. not given code: the key occurs nowhere in the starter's scaffold, i.e. the shipped code and configuration
+#    outside tests/ (modules, support modules, scripts, notebooks, writeup tools, pyproject.toml ...);
+# 3. an instructor-only line outside manifest.ANSWERS (mutants, alternatives, the key's tests, RESULTS.md)
+#    also counts as given when the public tests contain it: hidden tests and grading's own tests share
+#    helpers and set-up with the public tests. Solution lines and answers get no such exemption.
+_TEX_COMMENT = re.compile(r"(?<!\\)%.*$")
+_HASH_COMMENT = re.compile(r"(^|\s)#.*$")
+
+
+def leak_key(line: str, tex: bool = False) -> str:
+    """A line as the leak check compares it: its comment removed, its whitespace collapsed."""
+    return " ".join((_TEX_COMMENT if tex else _HASH_COMMENT).sub("", line).split())
+
+
 def _trivial(line: str) -> bool:
+    """True for lines too common to count as a leak (rule 1; applied to a leak_key, a raw line works too)."""
     s = line.strip()
-    return (len(s) < 16 or s.startswith("#") or bool(re.fullmatch(r"(return|yield)\s+[\w.]+", s))
+    return (len(s) < 16 or s.startswith(("#", "@")) or not re.search(r"[A-Za-z0-9]", s)
+            or bool(re.fullmatch(r"(from\s+[\w.]+\s+)?import\s.*", s))
+            or bool(re.fullmatch(r"(return|yield)\s+[\w.]+", s))
             or bool(re.fullmatch(r"[\w.]+\s*=\s*[\w.]+", s)) or bool(re.fullmatch(r"[)\]}:,\s]*", s))
             or bool(re.fullmatch(r"[\w\s,*]+=\s*[\w.]+\.(shape|size\(\))", s))
             or bool(re.fullmatch(r"[\w.]+\(\)", s)))
 
 
-def _code_lines(rel: str, text: str) -> list[str]:
+def _lines(rel: str, text: str) -> list[tuple[str, str]]:
+    """(location, line) of every line of a text file; notebooks line by line inside their cells."""
     if rel.endswith(".ipynb"):
-        cells = json.loads(text).get("cells", [])
-        text = "\n".join("".join(c.get("source", "")) for c in cells)
-    return [ln.strip() for ln in text.splitlines()]
+        out = []
+        for i, cell in enumerate(json.loads(text).get("cells", []), 1):
+            src = cell.get("source", "")
+            src = "".join(src) if isinstance(src, list) else src
+            out += [(f"{rel} (cell {i}, line {n})", line) for n, line in enumerate(src.splitlines(), 1)]
+        return out
+    return [(f"{rel}:{n}", line) for n, line in enumerate(text.splitlines(), 1)]
 
 
-def check_leaks(root: Path, starter: Path, files: list[str]) -> tuple[list[str], list[str]]:
-    """Non-trivial reference solution lines found in the starter: (problems, warnings).
+def _read_text(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (UnicodeDecodeError, OSError):
+        return None
 
-    A problem: the line is in a starter file whose reference version has it only inside solution blocks
-    (the stripping let it through). A warning: the reference has the same line outside the blocks too
-    (e.g. a public test computing its expected value with the solution's own line): a deliberate hint?
-    """
-    starter_lines = {rel: Counter(_code_lines(rel, (starter / rel).read_text(encoding="utf-8")))
-                     for rel in files if rel.endswith((".py", ".ipynb", ".md", ".tex"))}
-    inside: dict[str, Counter] = {}
-    shipped = manifest.shipped_files(root)
-    for rel in shipped:
-        if rel.endswith((".py", ".ipynb", ".tex")):
-            lines = solution_lines(rel, (root / rel).read_text(encoding="utf-8"))
-            inside[rel] = Counter(ln.strip() for _, ln in lines)
-    problems, warnings = [], []
-    for rel in shipped:
-        if not inside.get(rel):
+
+def _short(text: str, limit: int = 100) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+@dataclass
+class _Protected:
+    where: str  # file:line in the repository
+    kind: str  # "solution" or "instructor-only"
+    key: str
+    strict: bool = True  # False: also given when the public tests contain it (rule 3)
+
+
+def protected_lines(root: Path) -> list[_Protected]:
+    """Every protected line of the course in ``root`` (trivial ones included; see the rules above)."""
+    out: list[_Protected] = []
+
+    def add(rel: str, kind: str, numbered: list[tuple[int, str]], strict: bool = True) -> None:
+        tex = rel.endswith(".tex")
+        for n, line in numbered:
+            at = f"{rel} (cell {n})" if rel.endswith(".ipynb") else f"{rel}:{n}"
+            out.append(_Protected(at, kind, leak_key(line, tex), strict))
+
+    def answer(rel: str) -> bool:
+        return any(rel == a or rel.startswith(a.rstrip("/") + "/") for a in manifest.ANSWERS)
+
+    for rel in manifest.shipped_files(root):
+        if not _is_text(rel):
             continue
-        for line_no, line in solution_lines(rel, (root / rel).read_text(encoding="utf-8")):
-            code = line.strip()
-            if _trivial(code):
-                continue
-            at = f"{rel} (cell {line_no})" if rel.endswith(".ipynb") else f"{rel}:{line_no}"
-            for where, counts in starter_lines.items():
-                if not counts.get(code):
-                    continue
-                ref_total = Counter(_code_lines(where, (root / where).read_text(encoding="utf-8")))[code]
-                if ref_total - inside.get(where, Counter())[code] > 0:
-                    warnings.append(f"solution line {at} ({code[:60]!r}) is also in {where} outside "
-                                    "the solution blocks (a deliberate hint?)")
-                else:
-                    problems.append(f"solution line {at} ({code[:60]!r}) leaks into the starter's {where}")
+        text = (root / rel).read_text(encoding="utf-8")
+        add(rel, "solution", solution_lines(rel, text))
+        if is_test_file(rel):
+            add(rel, "instructor-only", hidden_test_lines(text), strict=False)  # or the whole hidden file
+    for rel in manifest.instructor_only_files(root):
+        text = _read_text(root / rel)
+        if text is not None and "\0" not in text:
+            add(rel, "instructor-only", list(enumerate(text.splitlines(), 1)), strict=answer(rel))
+    return out
+
+
+def check_leaks(root: Path, starter: Path, files: list[str]) -> tuple[list[str], str]:
+    """Protected lines of ``root`` found in the starter ``files``: (problems, coverage line).
+
+    Each problem names the starter's file:line, the protected line's origin and its text.
+    """
+    index: dict[str, list[str]] = {}  # leak key -> starter locations
+    scaffold: set[str] = set()  # rule 2
+    public_tests: set[str] = set()  # rule 3
+    scanned = 0
+    for rel in files:
+        text = _read_text(starter / rel) if _is_text(rel) else None
+        if text is None:
+            continue
+        scanned += 1
+        for at, line in _lines(rel, text):
+            key = leak_key(line, rel.endswith(".tex"))
+            if not _trivial(key):
+                index.setdefault(key, []).append(at)
+                if rel.startswith("tests/"):
+                    public_tests.add(key)
+                elif rel.endswith((".py", ".ipynb", ".toml", ".txt", ".cfg")):
+                    scaffold.add(key)
+    counts = {"solution": 0, "instructor-only": 0}
+    problems: dict[str, str] = {}  # starter location + key -> message (one per leaked line)
+    for p in protected_lines(root):
+        if _trivial(p.key) or p.key in scaffold or (not p.strict and p.key in public_tests):
+            continue
+        counts[p.kind] += 1
+        for at in index.get(p.key, []):
+            problems.setdefault(f"{at}\0{p.key}", f"{at}: {p.kind} line {p.where} leaks into the starter: "
+                                                   f"{_short(p.key)!r}")
     for rel in files:  # no marker may survive
         if rel.endswith(".py"):
             blocks, singles = scan_python((starter / rel).read_text(encoding="utf-8"), rel)
             if blocks or singles:
-                problems.append(f"{rel}: solution markers remain in the starter")
-    return problems, list(dict.fromkeys(warnings))
+                problems[rel] = f"{rel}: solution markers remain in the starter"
+    coverage = (f"leak check: {counts['solution']:,} solution lines and {counts['instructor-only']:,} "
+                f"instructor-only lines against {scanned} starter files")
+    return list(problems.values()), coverage
 
 
 def verify_starter(root: Path, starter: Path, report: ReleaseReport, python: str = sys.executable,
@@ -184,9 +273,8 @@ def verify_starter(root: Path, starter: Path, report: ReleaseReport, python: str
     modules = [f.removesuffix(".py") for f in names + manifest.SUPPORT if (starter / f).is_file()]
     report.problems += check_imports(starter, modules, python)
     report.problems += check_scripts(starter, [s for s in manifest.SCRIPTS if (starter / s).is_file()], python)
-    leaks, hints = check_leaks(root, starter, report.files)
+    leaks, report.leak_coverage = check_leaks(root, starter, report.files)
     report.problems += leaks
-    report.warnings += hints
     if not (starter / "tests").is_dir():
         return
     try:

@@ -1,4 +1,8 @@
-"""Problems 3(b)i-ii: self-attention against the formula, multi-head attention against nn.MultiheadAttention.
+"""Problem 3(a)iv: self-attention and multi-head attention against nn.MultiheadAttention.
+
+Self-attention is nn.MultiheadAttention with one head (d_k = d_model) and an identity output projection,
+with the student's W_q, W_k, W_v copied in; multi-head attention is nn.MultiheadAttention with all four
+projections copied in.
 
 Inputs and weights are random (with all-equal inputs every attention weight is equal and many mistakes
 vanish), everything is float64, and the student's code runs under the from-scratch guard. A key-padding
@@ -33,17 +37,18 @@ def _randomize(module: nn.Module) -> None:
             p.copy_(torch.randn(p.shape) * (1.0 if p.dim() == 1 else 1.5 / math.sqrt(p.shape[-1])))
 
 
-def _linear(layer: nn.Linear, x: torch.Tensor) -> torch.Tensor:
-    return x @ layer.weight.T + layer.bias
-
-
-def _formula_self_attention(module: attention.SelfAttention, x: torch.Tensor, mask: torch.Tensor | None):
-    """softmax(Q K^T / sqrt(d_k)) V with d_k = d_model, padded keys at -inf, written out step by step."""
-    Q, K, V = _linear(module.W_q, x), _linear(module.W_k, x), _linear(module.W_v, x)
-    scores = Q @ K.transpose(1, 2) / math.sqrt(x.shape[-1])  # (B, T_query, T_key)
-    if mask is not None:
-        scores = scores.masked_fill(mask.unsqueeze(1), float("-inf"))
-    return torch.softmax(scores, dim=-1) @ V
+def torch_self_attention(module: nn.Module, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    """torch's nn.MultiheadAttention with one head (d_k = d_model), the module's W_q, W_k, W_v copied in and an
+    identity output projection: self-attention as the handout defines it. Detached, shape (B, T, d_model)."""
+    d_model = module.W_q.weight.shape[0]
+    ref = nn.MultiheadAttention(d_model, 1, dropout=0.0, batch_first=True, dtype=module.W_q.weight.dtype)
+    ref.train()  # the plain math path, not the fused eval-mode kernel
+    with torch.no_grad():
+        ref.in_proj_weight.copy_(torch.cat([module.W_q.weight, module.W_k.weight, module.W_v.weight]))
+        ref.in_proj_bias.copy_(torch.cat([module.W_q.bias, module.W_k.bias, module.W_v.bias]))
+        ref.out_proj.weight.copy_(torch.eye(d_model))
+        ref.out_proj.bias.zero_()
+        return ref(x, x, x, key_padding_mask=mask, need_weights=False)[0]
 
 
 def _make_self_attention(d_model: int) -> attention.SelfAttention:
@@ -87,28 +92,28 @@ def copy_multi_head_weights(module: nn.Module, ref: nn.MultiheadAttention) -> No
 SELF_CASES = {"B2_T5_d6": (2, 5, 6), "B3_T8_d4": (3, 8, 4), "B1_T1_d3": (1, 1, 3)}
 
 
-@pytest.mark.points(1, part="3.b.i")
+@pytest.mark.weight(1, part="3.a.iv")
 @pytest.mark.parametrize("case", list(SELF_CASES))
-def test_self_attention_matches_formula(case, from_scratch):
+def test_self_attention_matches_torch(case, from_scratch):
     """softmax(Q K^T / sqrt(d_k)) V with Q, K, V = W_q(x), W_k(x), W_v(x), softmax over the keys."""
     B, T, d = SELF_CASES[case]
     module = _make_self_attention(d)
     x = torch.randn(B, T, d)
-    expected = _formula_self_attention(module, x, None).detach()
+    expected = torch_self_attention(module, x, None)
     with from_scratch("SelfAttention", "attention"), torch.no_grad():
         out = module(x)
     assert_close(out, expected, case=case, what="SelfAttention output (B, T, d_model)", **TOL)
 
 
-@pytest.mark.points(1, part="3.b.i")
+@pytest.mark.weight(1, part="3.a.iv")
 def test_self_attention_ignores_padded_keys(from_scratch):
-    """Padded keys get zero weight: the output equals the masked formula, and changing x at padded positions
-    changes nothing at the real positions."""
+    """Padded keys get zero weight: the output equals torch's with the padding mask, and changing x at padded
+    positions changes nothing at the real positions."""
     B, T, d = 3, 7, 6
     module = _make_self_attention(d)
     x = torch.randn(B, T, d)
     mask = _left_padding_mask(B, T)
-    expected = _formula_self_attention(module, x, mask).detach()
+    expected = torch_self_attention(module, x, mask)
     x_changed = torch.where(mask.unsqueeze(-1), torch.randn(B, T, d) * 3, x)
     with from_scratch("SelfAttention", "attention"), torch.no_grad():
         out = module(x, mask)
@@ -131,7 +136,7 @@ MULTI_CASES = {
 }
 
 
-@pytest.mark.points(1, part="3.b.ii")
+@pytest.mark.weight(1, part="3.a.iv")
 @pytest.mark.parametrize("masked", [False, True], ids=["no_mask", "left_padded"])
 @pytest.mark.parametrize("case", list(MULTI_CASES))
 def test_multi_head_attention_matches_torch(case, masked, from_scratch):
@@ -148,7 +153,7 @@ def test_multi_head_attention_matches_torch(case, masked, from_scratch):
     assert_close(out, expected, case=name, what="MultiHeadAttention output (B, T, d_model)", **TOL)
 
 
-@pytest.mark.points(1, part="3.b.ii")
+@pytest.mark.weight(1, part="3.a.iv")
 def test_multi_head_attention_gradients_match_torch(from_scratch):
     """Gradients of W_q, W_k, W_v, W_o (weights and biases) and of x, as in nn.MultiheadAttention."""
     B, T, d, h = 3, 6, 8, 4
@@ -177,7 +182,7 @@ def test_multi_head_attention_gradients_match_torch(from_scratch):
     assert_close(x.grad, x_ref.grad, case="B3_T6_d8_h4_left_padded", what="gradient of the input x", **TOL)
 
 
-@pytest.mark.points(1, part="3.b.ii")
+@pytest.mark.weight(1, part="3.a.iv")
 @pytest.mark.parametrize("which", ["SelfAttention", "MultiHeadAttention"])
 def test_fully_padded_sequence_gives_no_nan(which, from_scratch):
     """A sequence whose tokens are all padding (no key to attend to) must not produce NaN or inf, neither in
@@ -187,7 +192,7 @@ def test_fully_padded_sequence_gives_no_nan(which, from_scratch):
     x = torch.randn(B, T, d)
     if which == "SelfAttention":
         module = _make_self_attention(d)
-        expected_other = _formula_self_attention(module, x[1:], None).detach()
+        expected_other = torch_self_attention(module, x[1:], None)
     else:
         module, ref = _make_multi_head(d, 2)
         expected_other = ref(x[1:], x[1:], x[1:], need_weights=False)[0].detach()

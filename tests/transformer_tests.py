@@ -1,4 +1,7 @@
-"""Problem 3(b)iii: positional encoding against the formula, the encoder against nn.TransformerEncoderLayer.
+"""Problem 3(b): positional encoding against stored values, the encoder against nn.TransformerEncoderLayer.
+
+The positional encoding is compared with values of the sinusoidal table written out below (PyTorch has
+no such module), to 10 decimals.
 
 The reference is ``nn.TransformerEncoderLayer(d_model, nhead, d_ff, dropout=0, activation="relu",
 batch_first=True, norm_first=False)`` (post-norm: x = LayerNorm(x + MHA(x)); x = LayerNorm(x + FFN(x))) in
@@ -21,42 +24,65 @@ from tests.helpers import assert_close
 TOL = {"atol": 1e-10, "rtol": 1e-8}
 
 
-def formula_positional_encoding(max_seq_length: int, d_model: int) -> torch.Tensor:
-    """PE[pos, 2i] = sin(pos / 10000^(2i/d_model)), PE[pos, 2i+1] = cos(same angle), in float64."""
-    pos = torch.arange(max_seq_length, dtype=torch.float64).unsqueeze(1)  # (L, 1)
-    j = torch.arange(d_model, dtype=torch.float64)  # column j uses i = j // 2
-    angle = pos / torch.pow(10000.0, (j - j % 2) / d_model)  # (L, d_model)
-    even = (torch.arange(d_model) % 2 == 0).unsqueeze(0)
-    pe = torch.where(even, torch.sin(angle), torch.cos(angle))
-    return pe
+#: PE[:9] of the table with d_model = 8 (positions 0-8, columns 0-7), to 10 decimals.
+PE_9_8 = torch.tensor([
+    [0.0000000000, 1.0000000000, 0.0000000000, 1.0000000000, 0.0000000000, 1.0000000000, 0.0000000000, 1.0000000000],
+    [0.8414709848, 0.5403023059, 0.0998334166, 0.9950041653, 0.0099998333, 0.9999500004, 0.0009999998, 0.9999995000],
+    [0.9092974268, -0.4161468365, 0.1986693308, 0.9800665778, 0.0199986667, 0.9998000067, 0.0019999987, 0.9999980000],
+    [0.1411200081, -0.9899924966, 0.2955202067, 0.9553364891, 0.0299955002, 0.9995500337, 0.0029999955, 0.9999955000],
+    [-0.7568024953, -0.6536436209, 0.3894183423, 0.9210609940, 0.0399893342, 0.9992001067, 0.0039999893, 0.9999920000],
+    [-0.9589242747, 0.2836621855, 0.4794255386, 0.8775825619, 0.0499791693, 0.9987502604, 0.0049999792, 0.9999875000],
+    [-0.2794154982, 0.9601702867, 0.5646424734, 0.8253356149, 0.0599640065, 0.9982005399, 0.0059999640, 0.9999820001],
+    [0.6569865987, 0.7539022543, 0.6442176872, 0.7648421873, 0.0699428473, 0.9975510003, 0.0069999428, 0.9999755001],
+    [0.9893582466, -0.1455000338, 0.7173560909, 0.6967067093, 0.0799146940, 0.9968017063, 0.0079999147, 0.9999680002],
+], dtype=torch.float64)
+#: (max_seq_length, d_model) -> (positions, columns, values[position][column]) of larger tables, to 10 decimals.
+PE_SAMPLES = {
+    (512, 128): ((1, 100, 511), (0, 1, 2, 3, 64, 65, 126, 127), [
+        [0.8414709848, 0.5403023059, 0.7617204085, 0.6479058723, 0.0099998333, 0.9999500004, 0.0001154782, 0.9999999933],
+        [-0.5063656411, 0.8623188723, -0.9795398107, 0.2012504889, 0.8414709848, 0.5403023059, 0.0115475632, 0.9999333247],
+        [0.8817704008, -0.4716788742, 0.4410739110, -0.8974707823, -0.9219886775, 0.3872168365, 0.0589751193, 0.9982594529],
+    ]),
+    (50, 7): ((1, 49), (0, 1, 2, 3, 4, 5, 6), [  # odd d_model: the last column is a sine
+        [0.8414709848, 0.5403023059, 0.0719064568, 0.9974113803, 0.0051794515, 0.9999865866, 0.0003727594],
+        [-0.9537526528, 0.3005925437, -0.3754360028, -0.9268483197, 0.2510784745, 0.9679667348, 0.0182641936],
+    ]),
+}
 
 
 # --- positional encoding ---------------------------------------------------------------------------
-@pytest.mark.points(1, part="3.b.iii")
-@pytest.mark.parametrize("max_len,d_model", [(512, 128), (50, 7)], ids=["L512_d128", "L50_d7_odd"])
-def test_positional_encoding_matches_formula(max_len, d_model):
+@pytest.mark.weight(1, part="3.b")
+@pytest.mark.parametrize("max_len,d_model", [(512, 128), (50, 7), (9, 8)], ids=["L512_d128", "L50_d7_odd", "L9_d8"])
+def test_positional_encoding_matches_stored_values(max_len, d_model):
     """The sinusoidal table of "Attention Is All You Need": sines in even columns, cosines in odd ones.
 
     Tolerance 1e-4 because an implementation computing the angles in float32 is correct too, and at
     position 511 the float32 rounding of the angle is about 3e-5; a wrong formula is off by O(1).
     """
     torch.set_default_dtype(torch.float64)
-    expected = formula_positional_encoding(max_len, d_model)
     pe = transformer.positional_encoding(max_len, d_model)
-    assert_close(pe, expected, case=f"L{max_len}_d{d_model}", what="positional_encoding(max_len, d_model)",
-                 atol=1e-4, rtol=0)
+    what = "positional_encoding(max_len, d_model)"
+    assert isinstance(pe, torch.Tensor) and tuple(pe.shape) == (max_len, d_model), (
+        f"{what}: expected a tensor of shape {(max_len, d_model)}, got "
+        f"{tuple(pe.shape) if isinstance(pe, torch.Tensor) else type(pe).__name__}")
+    if (max_len, d_model) == (9, 8):
+        assert_close(pe, PE_9_8, case="L9_d8", what=what, atol=1e-4, rtol=0)
+        return
+    positions, columns, values = PE_SAMPLES[(max_len, d_model)]
+    actual = pe[list(positions)][:, list(columns)]
+    assert_close(actual, torch.tensor(values, dtype=pe.dtype), case=f"L{max_len}_d{d_model}",
+                 what=f"{what} at positions {positions}, columns {columns}", atol=1e-4, rtol=0)
 
 
-@pytest.mark.points(1, part="3.b.iii")
+@pytest.mark.weight(1, part="3.b")
 def test_positional_encoding_module_adds_a_buffer():
     """PositionalEncoding adds PE[:T] to x (B, T, d_model); the table is a buffer, not a trained parameter."""
     torch.set_default_dtype(torch.float64)
-    module = transformer.PositionalEncoding(6, max_seq_length=40)
+    module = transformer.PositionalEncoding(8, max_seq_length=40)
     assert not list(module.parameters()), "the positional encoding must not be a parameter: register_buffer"
-    assert any(b.numel() == 40 * 6 for b in module.buffers()), "register the (max_seq_length, d_model) table"
-    x = torch.randn(2, 9, 6)
-    assert_close(module(x), x + formula_positional_encoding(40, 6)[:9], case="B2_T9_d6",
-                 what="x + PE[:T]", atol=1e-6, rtol=0)
+    assert any(b.numel() == 40 * 8 for b in module.buffers()), "register the (max_seq_length, d_model) table"
+    x = torch.randn(2, 9, 8)
+    assert_close(module(x), x + PE_9_8, case="B2_T9_d8", what="x + PE[:T]", atol=1e-6, rtol=0)
 
 
 def test_positional_encoding_rejects_too_long_sequences():
@@ -100,7 +126,7 @@ def _left_padding_mask(B: int, T: int) -> torch.Tensor:
 ENCODER_CASES = {"B2_T5_d8_h2_ff16_O3": (2, 5, 8, 2, 16, 3), "B3_T7_d12_h4_ff10_O2": (3, 7, 12, 4, 10, 2)}
 
 
-@pytest.mark.points(1, part="3.b.iii")
+@pytest.mark.weight(1, part="3.b")
 @pytest.mark.parametrize("masked", [False, True], ids=["no_mask", "left_padded"])
 @pytest.mark.parametrize("case", list(ENCODER_CASES))
 def test_transformer_encoder_matches_torch(case, masked, from_scratch):
@@ -116,7 +142,7 @@ def test_transformer_encoder_matches_torch(case, masked, from_scratch):
     assert_close(out, expected, case=name, what="TransformerEncoder output (B, T, output_size)", **TOL)
 
 
-@pytest.mark.points(1, part="3.b.iii")
+@pytest.mark.weight(1, part="3.b")
 def test_transformer_encoder_input_gradient_matches_torch(from_scratch):
     """The gradient with respect to the input flows through both residual connections and both norms."""
     B, T, d, h, d_ff, O = ENCODER_CASES["B3_T7_d12_h4_ff10_O2"]
@@ -134,7 +160,7 @@ def test_transformer_encoder_input_gradient_matches_torch(from_scratch):
 
 
 # --- the full model -------------------------------------------------------------------------------
-@pytest.mark.points(2, part="3.b.iii")
+@pytest.mark.weight(2, part="3.b")
 def test_transformer_model_masks_pad_tokens(from_scratch):
     """Transformer: embedding (padding_idx=0) + positional encoding -> encoder, with PAD (id 0) keys masked.
 
@@ -152,7 +178,7 @@ def test_transformer_model_masks_pad_tokens(from_scratch):
     tokens = torch.randint(1, vocab, (B, T))
     tokens[0, :4] = 0  # left padding
     tokens[1, :1] = 0
-    x = model.embedding(tokens).detach() + formula_positional_encoding(64, d)[:T]
+    x = model.embedding(tokens).detach() + PE_9_8[:T]  # d = 8, T = 9
     expected = _reference(encoder, ref, x, tokens == 0).detach()
     with from_scratch("Transformer", "attention"), torch.no_grad():
         out = model(tokens)

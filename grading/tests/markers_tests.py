@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 import textwrap
 
 import pytest
 
 from grading.markers import (
     MarkerError,
+    hidden_test_lines,
     solution_lines,
     strip_hidden_tests,
     strip_markdown,
@@ -36,7 +38,8 @@ def test_block_becomes_raise_with_qualname_and_todo_text():
                 # END SOLUTION
         ''')
     out = strip_python(src, "conv", "conv.py")
-    assert '        raise NotImplementedError("conv.Conv2d.convolution: compute the output size")\n' in out
+    # the handout part comes from grading.rubric.part_of / handout_label
+    assert '        raise NotImplementedError("conv.Conv2d.convolution (1(a)i): compute the output size")\n' in out
     assert "h = x + 1" not in out and "BEGIN" not in out
     assert '"""Docstring stays."""' in out and "# hint stays" in out
     ast.parse(out)
@@ -70,6 +73,37 @@ def test_single_line_marker():
     assert out.splitlines()[0] == "SCALE = None  # TODO"
     assert "    a: int = None  # TODO" in out and "compute" not in out
     ast.parse(out)
+
+
+def test_single_line_marker_of_a_graded_function_names_its_part():
+    src = "def count_correct(logits, labels):\n    n = (logits == labels).sum()  # SOLUTION\n    return n\n"
+    out = strip_python(src, "train_test", "train_test.py")
+    assert "    n = None  # TODO (1(b)ii)\n" in out
+
+
+def test_stub_message_is_parsed_by_the_student_tools():
+    """zip_assignment.py, utils.run_script and tests/conftest.py read the stub's message back."""
+    from zip_assignment import parse_todo_message, unfinished
+
+    src = dedent('''
+        class CNN:
+            def __init__(self):
+                # BEGIN SOLUTION build the layers
+                self.fc = 1
+                # END SOLUTION
+
+            def forward(self, x):
+                y = x + 1  # SOLUTION
+                return y
+        ''')
+    out = strip_python(src, "cnn", "cnn.py")
+    message = ast.literal_eval(out.split("NotImplementedError(", 1)[1].split(")\n", 1)[0])
+    assert message == "cnn.CNN.__init__ (1(b)i): build the layers"
+    assert parse_todo_message(message) == ("cnn.CNN.__init__", "1(b)i", "build the layers")
+    assert unfinished(out, "cnn") == [("cnn.CNN.__init__", "1(b)i"), ("cnn.CNN.forward", "1(b)i")]
+    other = strip_python("def helper():\n    # BEGIN SOLUTION\n    return 2\n    # END SOLUTION\n", "notes", "notes.py")
+    assert 'raise NotImplementedError("notes.helper: write this")' in other  # outside the graded parts: no label
+    assert unfinished(other, "notes") == [("notes.helper", None)]
 
 
 def test_markers_inside_strings_are_ignored():
@@ -170,13 +204,13 @@ HIDDEN_SRC = dedent('''
         return 1
 
 
-    @pytest.mark.points(1, part="1.a")
+    @pytest.mark.weight(1, part="1.a")
     @pytest.mark.parametrize("n", CASES)
     def test_public(n, shared):
         assert n
 
 
-    @pytest.mark.points(2, part="1.a")
+    @pytest.mark.weight(2, part="1.a")
     @pytest.mark.hidden
     def test_hidden(secret_input, shared):
         assert _helper(secret_input)
@@ -220,3 +254,21 @@ def test_unsupported_hidden_mark_usage_is_an_error():
 def test_solution_lines_for_the_leak_check():
     src = "def f():\n    # BEGIN SOLUTION\n    y = compute_something(1)\n    return y\n    # END SOLUTION\nZ = 5 * 7  # SOLUTION\n"
     assert solution_lines("m.py", src) == [(3, "    y = compute_something(1)"), (4, "    return y"), (6, " 5 * 7  ")]
+
+
+def test_lines_for_the_leak_check_markdown_notebook_and_hidden_tests():
+    md = "# README\n<!-- BEGIN INSTRUCTOR -->\nThe key: 42\n<!-- END INSTRUCTOR -->\nPublic\n"
+    assert solution_lines("README.md", md) == [(3, "The key: 42")]
+    nb = {"cells": [{"cell_type": "markdown", "metadata": {}, "source": md},
+                    {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
+                     "source": "# BEGIN SOLUTION\nacc = train()\n# END SOLUTION\n"}],
+          "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    assert solution_lines("n.ipynb", json.dumps(nb)) == [(1, "The key: 42"), (2, "acc = train()")]
+    removed = dict(hidden_test_lines(HIDDEN_SRC))
+    kept = strip_hidden_tests(HIDDEN_SRC, "tests/x_tests.py")
+    assert "    assert _helper(secret_input)" in removed.values() and "SECRET = [3]" in removed.values()
+    rest = "".join(line for n, line in enumerate(HIDDEN_SRC.splitlines(True), 1) if n not in removed)
+    assert re.sub(r"\n{4,}", "\n\n\n", rest) == kept, "exactly the lines strip_hidden_tests removes"
+    only_hidden = "import pytest\n\n\n@pytest.mark.hidden\ndef test_a():\n    pass\n"
+    assert [n for n, _ in hidden_test_lines(only_hidden)] == [1, 2, 3, 4, 5, 6]  # the whole file is dropped
+
