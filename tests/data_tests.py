@@ -21,13 +21,13 @@ def _check_preprocess(text: str, expected: list[str], rule: str) -> None:
 
 
 # --- preprocessing ---------------------------------------------------------------------------------
-@pytest.mark.points(1, part="2.a.iii")
+@pytest.mark.weight(1, part="2.a.iii")
 @pytest.mark.timeout(10)
 def test_preprocess_lowercases():
     _check_preprocess("GREAT Movie, BRILLIANT Cast", ["great", "movie", "brilliant", "cast"], "lowercase every word")
 
 
-@pytest.mark.points(1, part="2.a.iii")
+@pytest.mark.weight(1, part="2.a.iii")
 @pytest.mark.timeout(10)
 def test_preprocess_removes_html_tags():
     _check_preprocess(
@@ -37,7 +37,7 @@ def test_preprocess_removes_html_tags():
     )
 
 
-@pytest.mark.points(1, part="2.a.iii")
+@pytest.mark.weight(1, part="2.a.iii")
 @pytest.mark.timeout(10)
 def test_preprocess_removes_punctuation():
     _check_preprocess(
@@ -47,7 +47,7 @@ def test_preprocess_removes_punctuation():
     )
 
 
-@pytest.mark.points(1, part="2.a.iii")
+@pytest.mark.weight(1, part="2.a.iii")
 @pytest.mark.timeout(10)
 def test_preprocess_deletes_apostrophes():
     _check_preprocess(
@@ -57,7 +57,7 @@ def test_preprocess_deletes_apostrophes():
     )
 
 
-@pytest.mark.points(1, part="2.a.iii")
+@pytest.mark.weight(1, part="2.a.iii")
 @pytest.mark.timeout(10)
 def test_preprocess_drops_stopwords():
     _check_preprocess(
@@ -67,7 +67,7 @@ def test_preprocess_drops_stopwords():
     )
 
 
-@pytest.mark.points(1, part="2.a.iii")
+@pytest.mark.weight(1, part="2.a.iii")
 @pytest.mark.timeout(10)
 def test_preprocess_keeps_negations():
     _check_preprocess(
@@ -79,7 +79,7 @@ def test_preprocess_keeps_negations():
     assert not kept & data.STOPWORDS, f"negations must not be in data.STOPWORDS: {sorted(kept & data.STOPWORDS)}"
 
 
-@pytest.mark.points(1, part="2.a.iii")
+@pytest.mark.weight(1, part="2.a.iii")
 @pytest.mark.timeout(10)
 def test_preprocess_whitespace_and_empty_reviews():
     _check_preprocess("  great\tacting\n\nweak   plot  ", ["great", "acting", "weak", "plot"],
@@ -94,7 +94,7 @@ def _corpus() -> list[list[str]]:
             ["good", "film", "bad", "good", "dull"]]
 
 
-@pytest.mark.points(1, part="2.a.iii")
+@pytest.mark.weight(1, part="2.a.iii")
 @pytest.mark.timeout(10)
 def test_tokenizer_pad_unk_and_top_k_by_frequency():
     tokenizer = BOWTokenizer(vocab_size=5).fit(_corpus())
@@ -109,7 +109,7 @@ def test_tokenizer_pad_unk_and_top_k_by_frequency():
     assert tokenizer.decode([PAD, UNK, 2]) == ["<pad>", "<unk>", "good"], "id_to_word must start <pad>, <unk>"
 
 
-@pytest.mark.points(1, part="2.a.iii")
+@pytest.mark.weight(1, part="2.a.iii")
 @pytest.mark.timeout(10)
 def test_tokenizer_small_corpus_keeps_every_word():
     tokenizer = BOWTokenizer(vocab_size=100).fit(_corpus())
@@ -118,7 +118,7 @@ def test_tokenizer_small_corpus_keeps_every_word():
     assert actual == [6, 5], f"encode(['dull', 'plot']): expected [6, 5] (least frequent last), got {actual}"
 
 
-@pytest.mark.points(1, part="2.a.iii")
+@pytest.mark.weight(1, part="2.a.iii")
 @pytest.mark.timeout(10)
 def test_tokenizer_ties_are_alphabetical_and_order_independent():
     docs = [["zesty", "awful", "meh"], ["meh", "zesty", "awful"], ["top", "top", "top"]]
@@ -132,7 +132,7 @@ def test_tokenizer_ties_are_alphabetical_and_order_independent():
         )
 
 
-@pytest.mark.points(1, part="2.a.iii")
+@pytest.mark.weight(1, part="2.a.iii")
 @pytest.mark.timeout(10)
 def test_tokenizer_unknown_words_become_unk_not_dropped():
     tokenizer = BOWTokenizer(vocab_size=10).fit(_corpus())
@@ -155,7 +155,7 @@ def test_tokenizer_round_trip_through_a_checkpoint(tmp_path):
 
 
 # --- padding and truncation ---------------------------------------------------------------------------
-@pytest.mark.points(1, part="2.a.iii")
+@pytest.mark.weight(1, part="2.a.iii")
 @pytest.mark.timeout(10)
 @pytest.mark.parametrize(
     ("ids", "max_len", "pad", "expected", "rule"),
@@ -191,7 +191,7 @@ def _decoded(dataset: TextClassificationDataset, index: int) -> list[str]:
     return dataset.tokenizer.decode(ids.tolist())
 
 
-@pytest.mark.points(1, part="2.a.iii")
+@pytest.mark.weight(1, part="2.a.iii")
 @pytest.mark.timeout(10)
 def test_dataset_items_are_left_padded_first_tokens():
     dataset = TextClassificationDataset(_reviews(), max_seq_length=6)
@@ -218,7 +218,7 @@ def test_dataset_items_are_left_padded_first_tokens():
     assert labels == [1, 0, 1, 0, 1], f"labels must follow the kept reviews: expected [1, 0, 1, 0, 1], got {labels}"
 
 
-@pytest.mark.points(1, part="2.a.iii")
+@pytest.mark.weight(1, part="2.a.iii")
 @pytest.mark.timeout(10)
 def test_dataset_min_seq_length_drops_short_reviews():
     dataset = TextClassificationDataset(_reviews(), min_seq_length=4, max_seq_length=5)
@@ -235,7 +235,7 @@ def test_dataset_min_seq_length_drops_short_reviews():
     assert [int(dataset[i][1]) for i in range(len(dataset))] == [1, 1, 0], "labels of the kept reviews: [1, 1, 0]"
 
 
-@pytest.mark.points(1, part="2.a.iii")
+@pytest.mark.weight(1, part="2.a.iii")
 @pytest.mark.timeout(10)
 def test_dataset_length_takes_the_first_kept_reviews():
     dataset = TextClassificationDataset(_reviews(), min_seq_length=4, max_seq_length=5, dataset_length=2)
@@ -249,7 +249,7 @@ def test_dataset_length_takes_the_first_kept_reviews():
     assert len(everything) == 5, f"dataset_length larger than the data keeps all 5 non-empty reviews, got {len(everything)}"
 
 
-@pytest.mark.points(1, part="2.a.iii")
+@pytest.mark.weight(1, part="2.a.iii")
 @pytest.mark.timeout(10)
 def test_dataset_never_keeps_an_empty_review():
     dataset = TextClassificationDataset([("the and of", 1), ("<br />!!!", 0), ("bravo", 1)], max_seq_length=4)
@@ -261,7 +261,7 @@ def test_dataset_never_keeps_an_empty_review():
     assert int(ids[-1]) != PAD, f"the last position must be a real word, got ids {ids.tolist()}"
 
 
-@pytest.mark.points(1, part="2.a.iii")
+@pytest.mark.weight(1, part="2.a.iii")
 @pytest.mark.timeout(10)
 def test_dataset_fits_a_tokenizer_on_its_reviews_only():
     train = TextClassificationDataset(_reviews(), vocab_size=4, max_seq_length=8)

@@ -1,6 +1,7 @@
 """The grading harness on adversarial submissions to a tiny fixture course (fixtures/course).
 
-The fixture course has two student modules (mini.py, other.py) and 8 graded tests worth 13 points:
+The fixture course has two student modules (mini.py, other.py) and 8 graded tests worth 13 points (its
+pyproject.toml's ``[tool.grading.parts]`` gives the parts' points, the weight markers share them):
 visible mini 2+1+1+3 (test_loop has a 2 s timeout), other 1+1; hidden mini 2, other 2. Every case is
 graded through ``autograde.run`` (the code behind run_autograder), all cases at once in a thread pool.
 Each must give a valid results.json and no more points than the code earned.
@@ -74,7 +75,7 @@ CASES: dict[str, dict[str, str]] = {
     "writes_results_missing_file": {"mini.py": "RESULTS_WRITER\n" + _mini(**{"return 2 * x": "return x"})},
     "edits_tests": {
         "mini.py": "from pathlib import Path\n_t = Path(__file__).parent / 'tests' / 'other_tests.py'\n"
-        "_t.write_text('import pytest\\n\\n\\n@pytest.mark.points(1, part=\"2.a\")\\ndef test_add():\\n    pass\\n')\n"
+        "_t.write_text('import pytest\\n\\n\\n@pytest.mark.weight(1, part=\"2.a\")\\ndef test_add():\\n    pass\\n')\n"
         + MINI,
         "other.py": WRONG_OTHER,
     },
