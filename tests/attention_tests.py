@@ -88,7 +88,7 @@ def copy_multi_head_weights(module: nn.Module, ref: nn.MultiheadAttention) -> No
         ref.out_proj.bias.copy_(module.W_o.bias)
 
 
-# --- 3(b)i: self-attention ------------------------------------------------------------------------
+# --- 3(a)iv: self-attention ------------------------------------------------------------------------
 SELF_CASES = {"B2_T5_d6": (2, 5, 6), "B3_T8_d4": (3, 8, 4), "B1_T1_d3": (1, 1, 3)}
 
 
@@ -127,7 +127,7 @@ def test_self_attention_ignores_padded_keys(from_scratch):
     )
 
 
-# --- 3(b)ii: multi-head attention ------------------------------------------------------------------
+# --- 3(a)iv: multi-head attention ------------------------------------------------------------------
 MULTI_CASES = {
     "B2_T5_d8_h2": (2, 5, 8, 2),
     "B3_T6_d12_h3": (3, 6, 12, 3),

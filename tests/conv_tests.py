@@ -1,4 +1,4 @@
-"""Graded tests for Problem 1(a): ``conv.Conv2d`` (1.a.i), ``conv.FasterConv2d`` (1.a.ii), speed-up (1.a.iii).
+"""Graded tests for Problem 1(a): ``conv.Conv2d`` (1.a.i), ``conv.FasterConv2d`` and its speed-up (1.a.ii).
 
 Every output is compared with ``torch.nn.functional.conv2d`` on the same inputs, computed before
 the code under test runs. The code under test runs inside the from-scratch guard: calling
@@ -265,7 +265,7 @@ def test_guard_rejects_builtin_convolution(from_scratch) -> None:
             module(torch.ones(1, 1, 5, 5))
 
 
-# --- speed-up (1.a.iii) ---------------------------------------------------------------------------
+# --- speed-up (1.a.ii) -----------------------------------------------------------------------------
 def _median_seconds(fn, x: torch.Tensor, calls: int) -> float:  # noqa: ANN001
     """Median wall time of ``calls`` calls of ``fn(x)``."""
     times = []

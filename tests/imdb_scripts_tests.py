@@ -182,12 +182,12 @@ def _record(model: str, lo: int, hi: int, accuracy: float, stamp: str, **fields)
 
 def _summary(path: Path) -> Path:
     for record in [
-        _record("lstm", 0, 200, 0.80, "2026-01-01T10:00:00"),
-        _record("lstm", 0, 200, 0.87, "2026-01-01T11:00:00"),  # latest: shown
-        _record("lstm", 0, 200, 0.55, "2026-01-01T12:00:00", dataset_length=100),  # a subset: ignored
-        _record("lstm", 0, 200, 0.56, "2026-01-01T12:30:00", num_epochs=2),  # too short: ignored
-        _record("transformer", 200, 400, 0.83, "2026-01-01T13:00:00"),
-        _record("rnn", 0, 200, 0.60, "2026-01-01T14:00:00"),
+        _record("lstm", 0, 200, 0.1111, "2026-01-01T10:00:00"),
+        _record("lstm", 0, 200, 0.2222, "2026-01-01T11:00:00"),  # latest: shown
+        _record("lstm", 0, 200, 0.3333, "2026-01-01T12:00:00", dataset_length=100),  # a subset: ignored
+        _record("lstm", 0, 200, 0.4444, "2026-01-01T12:30:00", num_epochs=2),  # too short: ignored
+        _record("transformer", 200, 400, 0.5555, "2026-01-01T13:00:00"),
+        _record("rnn", 0, 200, 0.6666, "2026-01-01T14:00:00"),
     ]:
         runs.append_summary(path, record)
     return path
@@ -198,8 +198,8 @@ def test_summary_table_latest_full_run_per_cell(tmp_path):
     lines = table.splitlines()
     assert "short (0-200)" in lines[1] and "long (200-400)" in lines[1], table
     assert [line.split()[0] for line in lines[2:]] == ["rnn", "lstm", "transformer"], table
-    assert "87.00%" in table and "80.00%" not in table and "55.00%" not in table and "56.00%" not in table, table
-    assert "83.00%" in table and "60.00%" in table, table
+    assert "22.22%" in table and "11.11%" not in table and "33.33%" not in table and "44.44%" not in table, table
+    assert "55.55%" in table and "66.66%" in table, table
 
 
 def test_help_numbers_the_parts_as_the_handout(capsys):
@@ -225,10 +225,11 @@ def test_nonsense_options_are_one_line(capsys, argv, needle):
 
 def test_cut_off_summary_row_is_skipped_with_one_warning(tmp_path):
     path = _summary(tmp_path / runs.SUMMARY_FILE)
-    path.write_text(path.read_text()[:-25])  # the last run (rnn, 60 %) cut off mid-row, as by a full disk
+    text = path.read_text()
+    path.write_text(text[:text.rindex("0.6666") + 3])  # the last run (rnn) cut off mid-row, as by a full disk
     result = _run("train_imdb.py", "--summary", "--results_path", str(tmp_path))
     assert result.returncode == 0, result.stderr
-    assert "rnn" not in result.stdout and "87.00%" in result.stdout, result.stdout
+    assert "rnn" not in result.stdout and "22.22%" in result.stdout, result.stdout
     assert len(result.stderr.strip().splitlines()) == 1 and "skipped 1 unreadable row" in result.stderr
     runs.append_summary(path, _record("rnn", 0, 200, 0.61, "2026-01-02T10:00:00"))  # rewrites a clean file
     assert [row["test_accuracy"] for row in runs.read_summary(path)][-1] == 0.61

@@ -1,4 +1,4 @@
-"""Problem 2(a)ii: the from-scratch LSTM against ``torch.nn.LSTM`` with the same weights.
+"""Problem 2(c)iii: the from-scratch LSTM against ``torch.nn.LSTM`` with the same weights.
 
 torch stacks the four gates' weights as rows of ``weight_ih_l0`` (4H, D) and ``weight_hh_l0`` (4H, H) in
 the order input i, forget f, cell candidate g (the handout's C~), output o, and multiplies by their

@@ -4,7 +4,7 @@
   no runs, with several runs of which the latest full one must win (quick checks never count), IMDB
   short/long runs, the summary CSV, forward vs forward+backward benchmark files, files of another schema.
 - ``writeup/build.py``: a one-line error without pdflatex; the PDF builds with and without results
-  (skipped where pdflatex is not installed; see README, "For students").
+  (skipped where pdflatex is not installed; see README.md, "The write-up").
 """
 
 from __future__ import annotations
@@ -134,7 +134,7 @@ def test_empty_results_folder_is_fine(tmp_path):
 def test_latest_full_run_wins_and_quick_checks_never_count(tmp_path, capsys):
     results = tmp_path / "results"
     make_run(results, record("mnist", "cnn", 0.95, "20260101-100000"), "20260101-100000")
-    newest = make_run(results, record("mnist", "cnn", 0.9812, "20260102-100000", train_seconds=42.0),
+    newest = make_run(results, record("mnist", "cnn", 0.1234, "20260102-100000", train_seconds=42.0),
                       "20260102-100000", figures=("loss.png", "accuracy.png", "filter_effects.png"))
     make_run(results, record("mnist", "cnn", 0.50, "20260103-100000", num_epochs=1), "20260103-100000")  # quick
     make_run(results, None, "20260104-100000.incomplete", folder=("mnist", "cnn"))  # interrupted while saving
@@ -142,7 +142,7 @@ def test_latest_full_run_wins_and_quick_checks_never_count(tmp_path, capsys):
     (broken / "results.json").write_text("{not json")
     text = generate(results, tmp_path / "generated")
     values = macros(text, "psvalue")
-    assert values["mnist-cnn-test-accuracy"].startswith("98.12"), "a 1-epoch run must not count"
+    assert values["mnist-cnn-test-accuracy"].startswith("12.34"), "a 1-epoch run must not count"
     assert values["mnist-cnn-epochs"] == "5 epochs}"
     assert values["mnist-cnn-train-seconds"].startswith("42.0")
     figures = macros(text, "psfigure")
@@ -182,18 +182,18 @@ def test_the_write_up_reads_only_the_schema(tmp_path, capsys):
 
 def test_imdb_runs_are_told_apart_by_sequence_length(tmp_path):
     results = tmp_path / "results"
-    make_run(results, imdb_record("rnn", 0, 200, 0.81, seconds_per_epoch=21.0), "20260101-100000")
-    make_run(results, imdb_record("rnn", 200, 400, 0.55, "20260101-110000"), "20260101-110000")
+    make_run(results, imdb_record("rnn", 0, 200, 0.2345, seconds_per_epoch=21.0), "20260101-100000")
+    make_run(results, imdb_record("rnn", 200, 400, 0.3456, "20260101-110000"), "20260101-110000")
     make_run(results, imdb_record("rnn", 0, 200, 0.99, "20260101-120000", dataset_length=300), "20260101-120000")
     make_run(results, imdb_record("rnn", 0, 200, 0.98, "20260101-123000", num_epochs=2), "20260101-123000")
     make_run(results, imdb_record("rnn", 0, 100, 0.70, "20260101-130000"), "20260101-130000")  # not a 3(c) setting
-    make_run(results, imdb_record("transformer", 0, 200, 0.86), "20260101-100000")
+    make_run(results, imdb_record("transformer", 0, 200, 0.4567), "20260101-100000")
     text = generate(results, tmp_path / "generated")
     values = macros(text, "psvalue")
-    assert values["imdb-rnn-short-accuracy"].startswith("81.00"), "quick checks (subset, 2 epochs) must not count"
-    assert values["imdb-rnn-long-accuracy"].startswith("55.00")
+    assert values["imdb-rnn-short-accuracy"].startswith("23.45"), "quick checks (subset, 2 epochs) must not count"
+    assert values["imdb-rnn-long-accuracy"].startswith("34.56")
     assert values["imdb-rnn-short-epoch-time"].startswith("21.0") and values["imdb-rnn-long-epoch-time"].startswith("12.5")
-    assert values["imdb-transformer-short-accuracy"].startswith("86.00"), \
+    assert values["imdb-transformer-short-accuracy"].startswith("45.67"), \
         "the Transformer's config.max_seq_length (512) is not the data setting"
     missing = macros(text, "psmissing")
     assert "imdb-transformer-long-accuracy" in missing and "imdb-lstm-short-loss" in missing
@@ -204,11 +204,11 @@ def test_imdb_runs_are_told_apart_by_sequence_length(tmp_path):
 def test_imdb_summary_csv_fills_the_table_when_run_folders_are_gone(tmp_path):
     results = tmp_path / "results"
     results.mkdir()
-    runs.append_summary(results / runs.SUMMARY_FILE, imdb_record("lstm", 200, 400, 0.84, seconds_per_epoch=95.0))
+    runs.append_summary(results / runs.SUMMARY_FILE, imdb_record("lstm", 200, 400, 0.5678, seconds_per_epoch=95.0))
     runs.append_summary(results / runs.SUMMARY_FILE,
                         imdb_record("lstm", 200, 400, 0.51, "20260102-100000", dataset_length=100))
     values = macros(generate(results, tmp_path / "generated"), "psvalue")
-    assert values["imdb-lstm-long-accuracy"].startswith("84.00"), "the newer row is a quick check"
+    assert values["imdb-lstm-long-accuracy"].startswith("56.78"), "the newer row is a quick check"
     assert values["imdb-lstm-long-epoch-time"].startswith("95.0")
     assert "imdb-lstm-long-loss" not in macros(generate(results, tmp_path / "g2"), "psfigure")
 
@@ -308,8 +308,8 @@ def test_pdf_builds_without_any_results(tmp_path):
 @needs_tex
 def test_pdf_builds_with_results_and_plain_boxes(tmp_path):
     results = tmp_path / "results"
-    make_run(results, record("mnist", "cnn", 0.98), figures=("loss.png", "accuracy.png", "filter_effects.png"))
-    make_run(results, imdb_record("lstm", 200, 400, 0.84))
+    make_run(results, record("mnist", "cnn", 0.1234), figures=("loss.png", "accuracy.png", "filter_effects.png"))
+    make_run(results, imdb_record("lstm", 200, 400, 0.5678))
     write_conv_benchmark(results, conv_row(16, 60.0, 0.24, 0.08))
     runs.write_csv(results / "benchmark_rnn.csv", runs.RNN_BENCHMARK_COLUMNS,
                    [dict.fromkeys(runs.RNN_BENCHMARK_COLUMNS, 1.5) | {"model": "rnn_layer"}])
