@@ -15,6 +15,7 @@ import sys
 import torch
 from torch import nn
 
+from batching import crop
 from data import BOWTokenizer, encode_review
 from imdb_config import MODEL_TYPES
 from train_test import last_time_step
@@ -34,8 +35,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def load_classifier(path: str, device: torch.device) -> tuple[nn.Module, BOWTokenizer, int, str]:
-    """The model (eval mode, on ``device``), its tokenizer, its max_seq_length and its model type.
+def load_classifier(path: str, device: torch.device) -> tuple[nn.Module, BOWTokenizer, int, str, bool]:
+    """The model (eval mode, on ``device``), its tokenizer, its max_seq_length, its model type, and whether
+    it was trained on batches padded to max_seq_length (``train_imdb.py --no_bucketing``; checkpoints from
+    before batching.py) rather than to their longest review (the default).
 
     The weights are loaded onto the CPU first (a GPU-trained model works everywhere).
     """
@@ -47,27 +50,31 @@ def load_classifier(path: str, device: torch.device) -> tuple[nn.Module, BOWToke
         tokenizer = BOWTokenizer.from_dict(extras["tokenizer"])
     except (KeyError, TypeError, ValueError) as err:
         raise CheckpointError(f"{path}: the saved tokenizer is damaged ({err})") from None
-    return model.to(device), tokenizer, int(extras.get("max_seq_length", 200)), checkpoint["model_type"]
+    padded = bool(extras.get("args", {}).get("no_bucketing", True))
+    return model.to(device), tokenizer, int(extras.get("max_seq_length", 200)), checkpoint["model_type"], padded
 
 
 @torch.no_grad()
-def predict(model: nn.Module, tokenizer: BOWTokenizer, text: str, max_seq_length: int) -> tuple[str, float]:
+def predict(model: nn.Module, tokenizer: BOWTokenizer, text: str, max_seq_length: int,
+            padded: bool = True) -> tuple[str, float]:
     """``(label, confidence)``: "Positive" or "Negative" and the softmax probability of that class.
 
     Raises:
         ValueError: nothing is left of the review after preprocessing.
     """
     device = next(model.parameters()).device
-    ids = encode_review(text, tokenizer, max_seq_length).unsqueeze(0).to(device)  # (1, T)
+    ids = encode_review(text, tokenizer, max_seq_length).unsqueeze(0).to(device)  # (1, max_seq_length)
+    if not padded:  # trained with batching.py: as train_imdb.py evaluates it, without padding
+        ids = crop(ids)
     probabilities = torch.softmax(last_time_step(model(ids)), dim=-1)[0]  # (2,)
     label = int(probabilities.argmax())
     return LABELS[label], float(probabilities[label])
 
 
-def classify(model: nn.Module, tokenizer: BOWTokenizer, text: str, max_seq_length: int) -> str:
+def classify(model: nn.Module, tokenizer: BOWTokenizer, text: str, max_seq_length: int, padded: bool = True) -> str:
     """One line of output for one review (or why it cannot be classified)."""
     try:
-        label, confidence = predict(model, tokenizer, text, max_seq_length)
+        label, confidence = predict(model, tokenizer, text, max_seq_length, padded)
     except ValueError as err:
         return f"cannot classify this review: {err}; write a few real words"
     return f"{label} (confidence {100 * confidence:.1f}%)"
@@ -81,10 +88,10 @@ def main(argv: list[str] | None = None) -> None:
     if not args.review and (sys.stdin is None or sys.stdin.closed):  # e.g. started with 0<&-
         raise UserError(f"no input to read reviews from (stdin is closed); {NO_INPUT}")
     device = get_device(args.device)
-    model, tokenizer, max_seq_length, model_type = load_classifier(args.checkpoint, device)
+    model, tokenizer, max_seq_length, model_type, padded = load_classifier(args.checkpoint, device)
     if args.review:
         for text in args.review:
-            print(classify(model, tokenizer, text, max_seq_length))
+            print(classify(model, tokenizer, text, max_seq_length, padded))
         return
     print(f"{model_type} model from {args.checkpoint}. Type a movie review and press Enter; "
           f"'quit' or Ctrl-D ends. Confidence = softmax probability of the predicted class.")
@@ -102,7 +109,7 @@ def main(argv: list[str] | None = None) -> None:
         if text.strip().lower() in QUIT_WORDS:
             break
         if text.strip():
-            print(classify(model, tokenizer, text, max_seq_length))
+            print(classify(model, tokenizer, text, max_seq_length, padded))
             classified += 1
 
 

@@ -5,106 +5,82 @@
     python train_imdb.py --model_type rnn --dataset_length 500 --num_epochs 1      # a quick check
     python train_imdb.py --summary                                                 # the 3(c) table so far
 
-Writes into results/imdb/<model_type>/<timestamp>/: loss.png, accuracy.png, metrics.csv (per
-epoch), results.json (final metrics, settings, time per epoch) and model.pt (checkpoint with the
-tokenizer, for test_imdb.py), and adds a row to results/imdb_summary.csv. Then prints the handout's
-3(c) table -- test accuracy of each model on short and long reviews -- from every run so far.
+Writes into results/imdb/<model_type>/<timestamp>/ (see runs.py): loss.png, accuracy.png,
+metrics.csv (per epoch), results.json (the run record) and model.pt (checkpoint with the tokenizer,
+for test_imdb.py), and adds a row to results/imdb_summary.csv. Then prints the handout's 3(c) table
+-- test accuracy of each model on short and long reviews -- from every full run so far.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
 import os
 import time
-from datetime import datetime
 from pathlib import Path
+from typing import Any
 
-import torch
-from torch import nn
-from torch.utils.data import TensorDataset
-
+import runs
+from batching import EVAL_BATCH_SIZE, make_imdb_loaders
 from data import TextClassificationDataset, load_imdb
-from imdb_config import MODEL_CONFIGS, VOCAB_SIZE
-from train_test import test, train
-from utils import (
-    UserError,
-    build_model,
-    get_device,
-    make_run_dir,
-    plot_history,
-    run_script,
-    save_checkpoint,
-    set_seed,
-    tensor_loader,
-    write_run_outputs,
+from imdb_config import (
+    HANDOUT_LABELS,
+    HANDOUT_SETTINGS,
+    MODEL_CONFIGS,
+    MODEL_TYPES,
+    NUM_THREADS,
+    VOCAB_SIZE,
+    setting_name,
 )
-
-MODEL_TYPES = ("rnn", "lstm", "transformer")
-SUMMARY_FILE = "imdb_summary.csv"
-SUMMARY_COLUMNS = (
-    "timestamp", "model_type", "min_seq_length", "max_seq_length", "num_epochs", "dataset_length",
-    "test_accuracy", "val_accuracy", "seconds_per_epoch", "num_train", "num_test", "run_dir",
-)
-#: The two settings of the handout's 3(c) table: (min_seq_length, max_seq_length) -> column name.
-HANDOUT_SETTINGS = {(0, 200): "short (0-200)", (200, 400): "long (200-400)"}
+from utils import UserError, build_model, run_script
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--model_type", choices=MODEL_TYPES, default="rnn",
-                        help="rnn (2a), lstm (2b) or transformer (3b); sizes from imdb_config.py")
-    parser.add_argument("--num_epochs", type=int, default=5, help="passes over the training reviews")
-    parser.add_argument("--batch_size", type=int, default=32, help="training reviews per optimizer step")
-    parser.add_argument("--learning_rate", type=float, default=1e-3, help="Adam's learning rate")
-    parser.add_argument("--min_seq_length", type=int, default=0,
-                        help="drop reviews with fewer words than this (after preprocessing), in every split")
-    parser.add_argument("--max_seq_length", type=int, default=200,
-                        help="keep the first this many words of each review; shorter ones are left-padded")
-    parser.add_argument("--dataset_length", type=int, default=None,
+    parser = runs.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parts = ", ".join(f"{model} ({HANDOUT_LABELS[model]})" for model in MODEL_TYPES)
+    parser.add_argument("--model_type", choices=MODEL_TYPES, default=MODEL_TYPES[0],
+                        help=f"{parts}; sizes from imdb_config.py")
+    runs.add_training_arguments(
+        parser, examples="reviews", data_dir="data/imdb",
+        data_help="folder holding aclImdb/ or 'IMDB Dataset.csv' (see data/README.md)",
+        download_help="download the official aclImdb_v1.tar.gz (md5-checked) into --data_dir if no data is there",
+        results_help=f"run folders go to <results_path>/imdb/<model_type>/; the summary to "
+                     f"<results_path>/{runs.SUMMARY_FILE}",
+        num_threads=None, num_threads_help="CPU threads for torch (default: the model's best choice; 0: torch's "
+                                           "default, one per core)")
+    short, long = HANDOUT_SETTINGS["short"], HANDOUT_SETTINGS["long"]
+    parser.add_argument("--min_seq_length", type=runs.nonnegative_int, default=short[0],
+                        help=f"drop reviews with fewer words than this (after preprocessing), in every split; "
+                             f"the handout's long setting: {long[0]}")
+    parser.add_argument("--max_seq_length", type=runs.positive_int, default=short[1],
+                        help=f"keep the first this many words of each review; shorter ones are left-padded; the "
+                             f"handout's long setting: {long[1]}")
+    parser.add_argument("--dataset_length", type=runs.positive_int, default=None,
                         help="use at most this many reviews of each split (train, validation, test), for quick "
-                             "debugging; runs with it are left out of the 3(c) table")
-    parser.add_argument("--data_dir", default="data/imdb",
-                        help="folder holding aclImdb/ or 'IMDB Dataset.csv' (see data/README.md)")
-    parser.add_argument("--download", action="store_true",
-                        help="download the official aclImdb_v1.tar.gz (md5-checked) into --data_dir if no data is there")
-    parser.add_argument("--results_path", default="results",
-                        help=f"run folders go to <results_path>/imdb/<model_type>/; the summary to <results_path>/{SUMMARY_FILE}")
-    parser.add_argument("--seed", type=int, default=0,
-                        help="seed of the initial weights, the train/validation split and the shuffling")
-    parser.add_argument("--device", default="auto", help="auto (cuda > mps > cpu), cpu, cuda, cuda:N or mps")
-    parser.add_argument("--grad_clip", type=float, default=None,
+                             "debugging; runs with it are left out of the 3(c) table and the write-up")
+    parser.add_argument("--grad_clip", type=runs.positive_float, default=None,
                         help="clip the gradients' total norm to this before each step (default: no clipping)")
-    parser.add_argument("--restore_best", action="store_true",
-                        help="at the end, keep the weights of the epoch with the best VALIDATION accuracy "
-                             "(default: the last epoch's)")
+    parser.add_argument("--no_bucketing", action="store_true",  # batching.py (H7)
+                        help="batches of --batch_size random reviews, all padded to --max_seq_length; without it, "
+                             "reviews of similar length are batched, each batch padded only to its longest review "
+                             "(batching.py; several times faster)")
+    parser.add_argument("--eval_batch_size", type=runs.positive_int, default=EVAL_BATCH_SIZE,  # batching.py (H7)
+                        help="reviews per batch for validation and test (does not change their results)")
     parser.add_argument("--summary", action="store_true",
-                        help=f"only print the 3(c) table from <results_path>/{SUMMARY_FILE} (no training)")
-    parser.add_argument("--no_progress", action="store_true", help="no progress bars")
+                        help=f"only print the 3(c) table from <results_path>/{runs.SUMMARY_FILE} (no training)")
     args = parser.parse_args(argv)
-    for name in ("num_epochs", "batch_size", "max_seq_length"):
-        if getattr(args, name) < 1:
-            parser.error(f"--{name} must be at least 1")
-    if args.min_seq_length < 0:
-        parser.error("--min_seq_length must be at least 0")
     if args.min_seq_length > args.max_seq_length:
         parser.error("--min_seq_length must not exceed --max_seq_length")
-    if args.dataset_length is not None and args.dataset_length < 1:
-        parser.error("--dataset_length must be at least 1")
-    if args.learning_rate <= 0:
-        parser.error("--learning_rate must be positive")
-    if args.grad_clip is not None and args.grad_clip <= 0:
-        parser.error("--grad_clip must be positive")
+    table = getattr(MODEL_CONFIGS[args.model_type], "max_seq_length", None)
+    if table is not None and args.max_seq_length > table:
+        parser.error(f"--max_seq_length {args.max_seq_length} is longer than the {args.model_type}'s positional "
+                     f"encoding ({table} positions, imdb_config.py)")
     return args
 
 
-def model_config(model_type: str, max_seq_length: int) -> dict[str, int]:
-    """The handout's hyperparameters (imdb_config.py); the Transformer's table covers max_seq_length."""
-    config = dict(MODEL_CONFIGS[model_type])
-    if "max_seq_length" in config:
-        config["max_seq_length"] = max(config["max_seq_length"], max_seq_length)
-    return config
+def default_threads(model_type: str) -> int:
+    """CPU threads for ``model_type`` when --num_threads is not given (measured: ``imdb_config.NUM_THREADS``)."""
+    return NUM_THREADS.get(model_type, 0)
 
 
 def build_datasets(
@@ -125,114 +101,82 @@ def build_datasets(
     return train_set, val_set, test_set
 
 
-def append_summary(path: Path, row: dict[str, object]) -> None:
-    """Add one run to the summary CSV (header written when the file is new)."""
-    is_new = not path.is_file()
-    with open(path, "a", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=SUMMARY_COLUMNS, lineterminator="\n")
-        if is_new:
-            writer.writeheader()
-        writer.writerow({k: row.get(k) for k in SUMMARY_COLUMNS})
+def build_loaders(args: argparse.Namespace, train_set: TextClassificationDataset,
+                  val_set: TextClassificationDataset, test_set: TextClassificationDataset) -> tuple[Any, Any, Any]:
+    """The (train, validation, test) batches: the one place that decides how reviews are batched (batching.py)."""
+    return make_imdb_loaders(train_set, val_set, test_set, args.batch_size, args.seed,
+                             bucketing=not args.no_bucketing, eval_batch_size=args.eval_batch_size)
 
 
 def summary_table(path: Path) -> str:
     """The 3(c) table from the summary CSV: model x setting, test accuracy and seconds per epoch.
 
-    Only full runs count (no --dataset_length); for each model and setting the LATEST run is shown.
+    Only full runs count (the handout's epochs, no --dataset_length); for each model and setting the
+    LATEST run is shown.
     """
-    import pandas as pd
-
-    if not path.is_file():
-        return f"no IMDB runs yet ({path} does not exist): train with train_imdb.py first"
-    runs = pd.read_csv(path)
-    runs = runs[runs["dataset_length"].isna()]
-    if runs.empty:
-        return f"no full IMDB runs yet in {path} (runs with --dataset_length are left out)"
-    runs = runs.sort_values("timestamp").groupby(["model_type", "min_seq_length", "max_seq_length"]).tail(1)
-    runs["setting"] = [
-        HANDOUT_SETTINGS.get((int(lo), int(hi)), f"{int(lo)}-{int(hi)}")
-        for lo, hi in zip(runs["min_seq_length"], runs["max_seq_length"])
-    ]
-    columns = [c for c in HANDOUT_SETTINGS.values() if c in set(runs["setting"])]
-    columns += sorted(set(runs["setting"]) - set(columns))
-    rows = [m for m in MODEL_TYPES if m in set(runs["model_type"])]
-    cell = [f"{100 * a:.2f}% ({s:.0f} s/epoch, {int(e)} ep.)"
-            for a, s, e in zip(runs["test_accuracy"], runs["seconds_per_epoch"], runs["num_epochs"])]
-    table = runs.assign(cell=cell).pivot(index="model_type", columns="setting", values="cell")
-    table = table.reindex(index=rows, columns=columns).fillna("-")
-    table.index.name, table.columns.name = "model", None
-    return "test accuracy (time per epoch), latest full run of each cell:\n" + table.to_string()
+    rows = [row for row in runs.read_summary(path) if runs.is_full_run(row["num_epochs"], row["dataset_length"])]
+    if not rows:
+        return (f"no full IMDB runs yet in {path} (runs with fewer than {runs.HANDOUT_NUM_EPOCHS} epochs or "
+                "with --dataset_length are left out): train with train_imdb.py first")
+    latest: dict[tuple[str, str], dict[str, Any]] = {}
+    for row in sorted(rows, key=lambda row: row["timestamp"]):
+        lo, hi = row["min_seq_length"], row["max_seq_length"]
+        name = setting_name(lo, hi)
+        latest[row["model_type"], f"{name} ({lo}-{hi})" if name else f"{lo}-{hi}"] = row
+    columns = [f"{name} ({lo}-{hi})" for name, (lo, hi) in HANDOUT_SETTINGS.items()]
+    columns += sorted({setting for _, setting in latest} - set(columns))
+    models = [m for m in MODEL_TYPES if any(model == m for model, _ in latest)]
+    cells = {key: f"{100 * row['test_accuracy']:.2f}% ({row['seconds_per_epoch']:.0f} s/epoch, "
+                  f"{row['num_epochs']} ep.)" for key, row in latest.items()}
+    widths = [max(len(c), *(len(cells.get((m, c), "-")) for m in models)) for c in columns]
+    lines = ["  ".join([f"{'model':<11}", *(f"{c:>{w}}" for c, w in zip(columns, widths))])]
+    lines += ["  ".join([f"{m:<11}", *(f"{cells.get((m, c), '-'):>{w}}" for c, w in zip(columns, widths))])
+              for m in models]
+    return "test accuracy (time per epoch), latest full run of each cell:\n" + "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    summary_path = Path(args.results_path) / SUMMARY_FILE
+    summary_path = Path(args.results_path) / runs.SUMMARY_FILE
     if args.summary:
         print(summary_table(summary_path))
         return
-    set_seed(args.seed)
-    device = get_device(args.device)
-    progress = not args.no_progress
-
     start = time.perf_counter()
+    if args.num_threads is None:
+        args.num_threads = default_threads(args.model_type)
+    device = runs.start(args)
+    runs.check_summary(summary_path)  # a foreign summary file fails now, not after training
+
     train_set, val_set, test_set = build_datasets(args)
     data_seconds = time.perf_counter() - start
     print(f"data: {len(train_set)} training, {len(val_set)} validation, {len(test_set)} test reviews with "
           f"{args.min_seq_length} to {args.max_seq_length} words (longer ones cut), vocabulary of "
           f"{len(train_set.tokenizer)} ids, prepared in {data_seconds:.1f} s")
-    train_loader = tensor_loader(TensorDataset(train_set.sequences, train_set.labels), args.batch_size,
-                                 shuffle=True, seed=args.seed)
-    val_loader = tensor_loader(TensorDataset(val_set.sequences, val_set.labels), 256)
-    test_loader = tensor_loader(TensorDataset(test_set.sequences, test_set.labels), 256)
+    loaders = build_loaders(args, train_set, val_set, test_set)
 
-    config = model_config(args.model_type, args.max_seq_length)
+    config = MODEL_CONFIGS[args.model_type]
     model = build_model(args.model_type, config)
-    optimizer = torch.optim.Adam(model.parameters(), lr=args.learning_rate)
-    criterion = nn.CrossEntropyLoss()
     print(f"{args.model_type}: {sum(p.numel() for p in model.parameters())} parameters; device {device}; "
-          f"{torch.get_num_threads()} CPU threads")
-
-    history = train(model, train_loader, val_loader, optimizer, criterion, args.num_epochs, device,
-                    grad_clip=args.grad_clip, restore_best=args.restore_best, progress=progress)
-    val_loss, val_accuracy = test(model, val_loader, criterion, device, "validation set", progress)
-    test_start = time.perf_counter()
-    test_loss, test_accuracy = test(model, test_loader, criterion, device, "test set", progress)
-    test_seconds = time.perf_counter() - test_start
-    seconds_per_epoch = sum(history["epoch_seconds"]) / len(history["epoch_seconds"])
-
-    run_dir = make_run_dir(args.results_path, "imdb", args.model_type)
-    results = {
-        "model_type": args.model_type,
-        "min_seq_length": args.min_seq_length, "max_seq_length": args.max_seq_length,
-        "last_epoch_train_loss": history["train_loss"][-1],
-        "last_epoch_train_accuracy": history["train_accuracy"][-1],
-        "val_loss": val_loss, "val_accuracy": val_accuracy,
-        "test_loss": test_loss, "test_accuracy": test_accuracy,
-        "best_epoch": history["best_epoch"],
-        "seconds_per_epoch": seconds_per_epoch, "epoch_seconds": history["epoch_seconds"],
-        "data_seconds": data_seconds, "test_seconds": test_seconds,
-        "num_train": len(train_set), "num_val": len(val_set), "num_test": len(test_set),
-        "vocabulary_size": len(train_set.tokenizer),
-        "config": config, "args": vars(args), "device": str(device), "num_threads": torch.get_num_threads(),
-        "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
-    }
-    save_checkpoint(run_dir / "model.pt", model, args.model_type, config,
-                    tokenizer=train_set.tokenizer.to_dict(), min_seq_length=args.min_seq_length,
-                    max_seq_length=args.max_seq_length, test_accuracy=test_accuracy,
-                    val_accuracy=val_accuracy, args=vars(args))
-    plot_history(history, run_dir)
-    results["wall_seconds"] = time.perf_counter() - start
-    write_run_outputs(run_dir, history, results)
-    append_summary(summary_path, {
-        "timestamp": datetime.now().isoformat(timespec="seconds"), "model_type": args.model_type,
-        "min_seq_length": args.min_seq_length, "max_seq_length": args.max_seq_length,
-        "num_epochs": args.num_epochs, "dataset_length": args.dataset_length,
-        "test_accuracy": round(test_accuracy, 6), "val_accuracy": round(val_accuracy, 6),
-        "seconds_per_epoch": round(seconds_per_epoch, 1), "num_train": len(train_set),
-        "num_test": len(test_set), "run_dir": str(run_dir),
-    })
-    print(f"validation accuracy {100 * val_accuracy:.2f}%; test accuracy {100 * test_accuracy:.2f}% "
-          f"(test loss {test_loss:.4f}); {seconds_per_epoch:.1f} s per epoch")
+          f"{runs.set_threads(None)} CPU threads")
+    history, record = runs.fit(model, loaders, args, device, grad_clip=args.grad_clip)
+    run_dir, result = runs.finish_run(
+        results_path=args.results_path, dataset="imdb", model_type=args.model_type, model=model,
+        config=config, history=history,
+        record={**record, "num_train": len(train_set), "num_val": len(val_set), "num_test": len(test_set),
+                "dataset_length": args.dataset_length, "min_seq_length": args.min_seq_length,
+                "max_seq_length": args.max_seq_length, "wall_seconds": time.perf_counter() - start,
+                "extras": {"data_seconds": data_seconds, "vocabulary_size": len(train_set.tokenizer),
+                           "omp_num_threads": os.environ.get("OMP_NUM_THREADS")}},
+        checkpoint_extras={"tokenizer": train_set.tokenizer.to_dict(), "min_seq_length": args.min_seq_length,
+                           "max_seq_length": args.max_seq_length, "test_accuracy": record["test_accuracy"],
+                           "val_accuracy": record["val_accuracy"], "args": vars(args)},
+    )
+    try:
+        runs.append_summary(summary_path, result)
+    except (OSError, UserError) as err:
+        raise UserError(f"the run is saved in {run_dir}, but {summary_path} was not updated ({err})") from None
+    print(f"validation accuracy {100 * result.val_accuracy:.2f}%; test accuracy {100 * result.test_accuracy:.2f}% "
+          f"(test loss {result.test_loss:.4f}); {result.seconds_per_epoch:.1f} s per epoch")
     print(f"run folder: {run_dir}")
     print()
     print(summary_table(summary_path))
