@@ -41,6 +41,10 @@ PAD = 0
 BUCKET_BATCHES = 50
 #: Default evaluation batch size (forward passes only: larger batches, fewer Python steps).
 EVAL_BATCH_SIZE = 256
+#: At most this many batch * length**2 cells per evaluation batch: the Transformer's attention scores are
+#: (B, heads, T, T), so 256 reviews of 400 words would need 1.3 GB per score tensor (a long run peaked at
+#: 3.8 GB of memory); with this cap a batch of 400-word reviews holds 26 (about 130 MB per score tensor).
+EVAL_MAX_CELLS = 2**22
 
 
 class PaddedReviews(Protocol):
@@ -134,8 +138,9 @@ class BucketBatchSampler(Sampler[list[int]]):
             yield batches[i].tolist()
 
 
-def length_batches(lengths: torch.Tensor, max_batch_size: int) -> list[list[int]]:
-    """Evaluation batches: indices grouped by exact length (ascending), at most ``max_batch_size`` each.
+def length_batches(lengths: torch.Tensor, max_batch_size: int, max_cells: int = EVAL_MAX_CELLS) -> list[list[int]]:
+    """Evaluation batches: indices grouped by exact length T (ascending), at most ``max_batch_size`` each
+    and at most ``max_cells // T**2`` (at least 1), which bounds the memory of attention's (T, T) scores.
 
     Within a length the indices keep their dataset order; the result is deterministic.
     """
@@ -146,7 +151,9 @@ def length_batches(lengths: torch.Tensor, max_batch_size: int) -> list[list[int]
     _, counts = torch.unique_consecutive(lengths[order], return_counts=True)
     batches: list[list[int]] = []
     for group in order.split(counts.tolist()):
-        batches.extend(chunk.tolist() for chunk in group.split(max_batch_size))
+        length = int(lengths[group[0]])
+        size = max(1, min(max_batch_size, max_cells // max(1, length * length)))
+        batches.extend(chunk.tolist() for chunk in group.split(size))
     return batches
 
 

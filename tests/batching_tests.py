@@ -133,6 +133,10 @@ def test_evaluation_batches_group_reviews_of_equal_length():
     assert sorted(i for b in batches for i in b) == list(range(300))
     assert all(1 <= len(b) <= 10 and len(set(lengths[b].tolist())) == 1 for b in batches)
     assert length_batches(torch.zeros(0, dtype=torch.long), 10) == []
+    capped = length_batches(lengths, 10, max_cells=200)  # at most 200 // T**2 reviews of length T, at least 1
+    assert sorted(i for b in capped for i in b) == list(range(300))
+    assert all(len(b) <= max(1, 200 // int(lengths[b[0]]) ** 2) for b in capped)
+    assert any(len(b) > 1 for b in capped) and any(int(lengths[b[0]]) ** 2 > 200 for b in capped)
     for x, _ in eval_loader(data, 10):
         assert (x != PAD).all(), "an evaluation batch holds no padding at all"
 
