@@ -184,14 +184,17 @@ def make_imdb_loaders(
 
     With ``bucketing`` (the default): ``bucketed_loader`` for training, ``eval_loader`` for validation and
     test. Without: fixed-width batches exactly as before, ``utils.tensor_loader`` over the padded tensors
-    (training shuffled with ``seed``, evaluation in dataset order, ``eval_batch_size`` per batch).
+    (training shuffled with ``seed``, evaluation in dataset order, ``eval_batch_size`` per batch, at most
+    ``EVAL_MAX_CELLS // width**2``).
     """
     if not bucketing:
+        width = int(train_set.sequences.shape[1])
+        eval_size = max(1, min(eval_batch_size, EVAL_MAX_CELLS // max(1, width * width)))  # memory, as in length_batches
         return (
             tensor_loader(TensorDataset(train_set.sequences, train_set.labels), batch_size, shuffle=True,
                           seed=seed),
-            tensor_loader(TensorDataset(val_set.sequences, val_set.labels), eval_batch_size),
-            tensor_loader(TensorDataset(test_set.sequences, test_set.labels), eval_batch_size),
+            tensor_loader(TensorDataset(val_set.sequences, val_set.labels), eval_size),
+            tensor_loader(TensorDataset(test_set.sequences, test_set.labels), eval_size),
         )
     return (bucketed_loader(train_set, batch_size, seed, bucket_batches),
             eval_loader(val_set, eval_batch_size), eval_loader(test_set, eval_batch_size))

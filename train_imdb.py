@@ -23,6 +23,7 @@ import runs
 from batching import EVAL_BATCH_SIZE, make_imdb_loaders
 from data import TextClassificationDataset, load_imdb
 from imdb_config import (
+    BUCKETING,
     HANDOUT_LABELS,
     HANDOUT_SETTINGS,
     MODEL_CONFIGS,
@@ -60,15 +61,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                              "debugging; runs with it are left out of the 3(c) table and the write-up")
     parser.add_argument("--grad_clip", type=runs.positive_float, default=None,
                         help="clip the gradients' total norm to this before each step (default: no clipping)")
-    parser.add_argument("--no_bucketing", action="store_true",  # batching.py (H7)
-                        help="batches of --batch_size random reviews, all padded to --max_seq_length; without it, "
-                             "reviews of similar length are batched, each batch padded only to its longest review "
-                             "(batching.py; several times faster)")
+    parser.add_argument("--bucketing", dest="bucketing", action="store_const", const=True, default=None,
+                        help="batch reviews of similar length, each batch padded only to its longest review "
+                             "(batching.py; faster); the default for the RNN and the LSTM (imdb_config.BUCKETING)")
+    parser.add_argument("--no_bucketing", dest="bucketing", action="store_const", const=False,
+                        help="batches of --batch_size random reviews, all padded to --max_seq_length; the default "
+                             "for the Transformer")
     parser.add_argument("--eval_batch_size", type=runs.positive_int, default=EVAL_BATCH_SIZE,  # batching.py (H7)
                         help="reviews per batch for validation and test (does not change their results)")
     parser.add_argument("--summary", action="store_true",
                         help=f"only print the 3(c) table from <results_path>/{runs.SUMMARY_FILE} (no training)")
     args = parser.parse_args(argv)
+    if args.bucketing is None:
+        args.bucketing = BUCKETING[args.model_type]
+    args.no_bucketing = not args.bucketing  # recorded in the checkpoint: test_imdb.py pads the same way
     if args.min_seq_length > args.max_seq_length:
         parser.error("--min_seq_length must not exceed --max_seq_length")
     table = getattr(MODEL_CONFIGS[args.model_type], "max_seq_length", None)
@@ -105,7 +111,7 @@ def build_loaders(args: argparse.Namespace, train_set: TextClassificationDataset
                   val_set: TextClassificationDataset, test_set: TextClassificationDataset) -> tuple[Any, Any, Any]:
     """The (train, validation, test) batches: the one place that decides how reviews are batched (batching.py)."""
     return make_imdb_loaders(train_set, val_set, test_set, args.batch_size, args.seed,
-                             bucketing=not args.no_bucketing, eval_batch_size=args.eval_batch_size)
+                             bucketing=args.bucketing, eval_batch_size=args.eval_batch_size)
 
 
 def summary_table(path: Path) -> str:

@@ -9,6 +9,7 @@ import torch
 from torch.utils.data import TensorDataset
 
 from batching import (
+    EVAL_MAX_CELLS,
     PAD,
     BucketBatchSampler,
     crop,
@@ -216,10 +217,11 @@ def test_training_runs_on_bucketed_batches():
 
 def test_train_imdb_batches_with_batching_unless_no_bucketing():
     import train_imdb
-    from imdb_config import MODEL_TYPES, NUM_THREADS
+    from imdb_config import BUCKETING, MODEL_TYPES, NUM_THREADS
 
     data = Reviews(50, 16, seed=11, min_length=2)
-    bucketed = train_imdb.build_loaders(train_imdb.parse_args(["--batch_size", "8"]), data, data, data)
+    bucketed = train_imdb.build_loaders(train_imdb.parse_args(["--batch_size", "8", "--model_type", "lstm"]),
+                                        data, data, data)
     fixed = train_imdb.build_loaders(train_imdb.parse_args(["--batch_size", "8", "--no_bucketing",
                                                             "--eval_batch_size", "20"]), data, data, data)
     assert all((x != PAD).all() for x, _ in bucketed[2]), "validation/test batches hold no padding by default"
@@ -227,3 +229,11 @@ def test_train_imdb_batches_with_batching_unless_no_bucketing():
     assert [len(y) for _, y in fixed[1]] == [20, 20, 10]
     for model_type in MODEL_TYPES:
         assert train_imdb.default_threads(model_type) == NUM_THREADS[model_type] >= 1
+        args = train_imdb.parse_args(["--model_type", model_type])
+        assert args.bucketing is BUCKETING[model_type] and args.no_bucketing is not BUCKETING[model_type]
+        for flag, on in (("--bucketing", True), ("--no_bucketing", False)):
+            args = train_imdb.parse_args(["--model_type", model_type, flag])
+            assert args.bucketing is on and args.no_bucketing is not on, f"{flag} overrides the default"
+    big = Reviews(30, 400, seed=12, min_length=350)  # fixed-width evaluation batches bounded like length_batches
+    _, val, _ = make_imdb_loaders(big, big, big, 8, seed=0, bucketing=False, eval_batch_size=256)
+    assert max(len(y) for _, y in val) == EVAL_MAX_CELLS // 400**2
