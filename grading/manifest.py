@@ -70,18 +70,22 @@ def starter_name(rel: str) -> str:
     return RENAMED.get(rel, rel)
 
 
+def _files(root: Path, names: set[str] | list[str]) -> set[str]:
+    """The files among ``names`` and every file under the folders among them (minus caches and build outputs)."""
+    out: set[str] = set()
+    for name in names:
+        path = root / name
+        if path.is_file():
+            out.add(name)
+        elif path.is_dir():
+            out.update(rel for p in path.rglob("*")
+                       if p.is_file() and not _excluded(rel := p.relative_to(root).as_posix()))
+    return out
+
+
 def shipped_files(root: Path = ROOT) -> list[str]:
     """Every file of ``root`` that ships (relative POSIX paths in ``root``, sorted; see :func:`starter_name`)."""
-    names = set(student_files(root)) | set(SUPPORT) | set(SCRIPTS) | set(FILES)
-    out = {n for n in names if (root / n).is_file()}
-    for d in DIRS:
-        base = root / d
-        if base.is_dir():
-            for path in base.rglob("*"):
-                rel = path.relative_to(root).as_posix()
-                if path.is_file() and not _excluded(rel):
-                    out.add(rel)
-    return sorted(out)
+    return sorted(_files(root, set(student_files(root)) | set(SUPPORT) | set(SCRIPTS) | set(FILES) | set(DIRS)))
 
 
 def unlisted_modules(root: Path = ROOT) -> list[str]:
@@ -92,14 +96,4 @@ def unlisted_modules(root: Path = ROOT) -> list[str]:
 
 def instructor_only_files(root: Path = ROOT) -> list[str]:
     """Every text or other file under INSTRUCTOR_ONLY that exists in ``root`` (minus caches), sorted."""
-    out: set[str] = set()
-    for name in INSTRUCTOR_ONLY:
-        path = root / name
-        if path.is_file():
-            out.add(name)
-        elif path.is_dir():
-            for p in path.rglob("*"):
-                rel = p.relative_to(root).as_posix()
-                if p.is_file() and not _excluded(rel):
-                    out.add(rel)
-    return sorted(out)
+    return sorted(_files(root, INSTRUCTOR_ONLY))
