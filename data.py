@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader, Dataset, TensorDataset
 
-from utils import UserError, tensor_loader
+from utils import UserError, atomic_write, tensor_loader
 
 # --- MNIST ---------------------------------------------------------------------------------------
 #: The four MNIST files (LeCun et al., 1998), in <data_dir>/MNIST/raw/ as torchvision.datasets.MNIST expects.
@@ -104,21 +104,18 @@ def _idx_complete(path: Path) -> bool:
 
 
 def _decompress_idx(gz: Path, path: Path, copy_again: str) -> None:
-    """Decompress ``gz`` into ``path`` all at once or not at all (a temporary file, renamed when whole)."""
-    partial = path.with_name(f".{path.name}.partial")
+    """Decompress ``gz`` into ``path`` all at once or not at all (``utils.atomic_write``)."""
     try:
-        with gzip.open(gz, "rb") as src, open(partial, "wb") as dst:
-            shutil.copyfileobj(src, dst, 1 << 20)
-        if not _idx_complete(partial):
-            raise UserError(f"cannot load MNIST: {gz} does not hold a whole IDX file (truncated?); "
-                            f"copy it again ({copy_again})")
-        os.replace(partial, path)
-    except (OSError, EOFError, zlib.error) as err:  # not gzip (gzip.BadGzipFile is an OSError), truncated, disk full
+        with atomic_write(path) as partial:
+            with gzip.open(gz, "rb") as src, open(partial, "wb") as dst:
+                shutil.copyfileobj(src, dst, 1 << 20)
+            if not _idx_complete(partial):
+                raise UserError(f"cannot load MNIST: {gz} does not hold a whole IDX file (truncated?); "
+                                f"copy it again ({copy_again})")
+    except (OSError, EOFError, zlib.error) as err:  # not gzip (gzip.BadGzipFile is an OSError), truncated
         reason = getattr(err, "strerror", None) or str(err) or type(err).__name__
         raise UserError(f"cannot load MNIST: {gz} is damaged or unreadable ({reason}); copy it again "
                         f"({copy_again})") from None
-    finally:
-        partial.unlink(missing_ok=True)
 
 
 def _remove_incomplete_idx(raw: Path, names: Iterable[str]) -> None:
