@@ -27,7 +27,7 @@ def _mask() -> torch.Tensor:
     pytest.param("SelfAttention", marks=pytest.mark.weight(1, part="3.a.iv"), id="SelfAttention"),
     pytest.param("MultiHeadAttention", marks=pytest.mark.weight(1, part="3.a.iv"), id="MultiHeadAttention"),
 ])
-def test_fully_padded_sequence_attends_to_nothing(which, from_scratch):
+def test_fully_padded_sequence_attends_to_nothing(which, student, from_scratch):
     """A sequence whose keys are all padding gets zero attention weight everywhere: its attention output is 0
     (SelfAttention) or W_o applied to 0, i.e. W_o's bias (MultiHeadAttention); the other sequences are
     unchanged."""
@@ -36,14 +36,14 @@ def test_fully_padded_sequence_attends_to_nothing(which, from_scratch):
     x = torch.randn(B, T, d)
     mask = _mask()
     if which == "SelfAttention":
-        module = _make_self_attention(d)
+        module = _make_self_attention(student, d)
         expected_padded = torch.zeros(T, d)
         expected_rest = torch_self_attention(module, x[1:], mask[1:])
     else:
-        module, ref = _make_multi_head(d, 2)
-        expected_padded = module.W_o.bias.detach().expand(T, d)
+        module, ref = _make_multi_head(student, d, 2)
+        expected_padded = module.W_o.bias.detach().expand(T, d)  # a copy of the student's bias
         expected_rest = ref(x[1:], x[1:], x[1:], key_padding_mask=mask[1:], need_weights=False)[0].detach()
-    with from_scratch(which, "attention"), torch.no_grad():
+    with from_scratch(which, "attention"), student.no_grad():
         out = module(x, mask)
     case = f"{which}_B3_T5_d8_sequence_0_all_padding"
     what = "output of the all-padding sequence 0 (zero attention weights: " + (

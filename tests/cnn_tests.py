@@ -1,25 +1,28 @@
-"""Tests for Problem 1(b) (CNN) and 1(c) (ManualCNN) in cnn.py."""
+"""Tests for Problem 1(b) (CNN) and 1(c) (ManualCNN) in cnn.py.
+
+The models live on the student's side and are reached through the ``student`` fixture
+(``tests/sandbox.py``); the reference forward pass is computed here from their weights (fetched as data).
+"""
 
 from __future__ import annotations
 
 import pytest
 import torch
 import torch.nn.functional as F
-from torch import nn
 
-from cnn import CNN, ManualCNN
-from layers import conv_parameters
 from tests.helpers import assert_close
+from tests.sandbox import Ref, Student, type_name
 
 CONV_PARAMS = 4 * 1 * 3 * 3 + 4  # 4 filters of 1x3x3 and 4 biases
 FC_PARAMS = 4 * 28 * 28 * 10 + 10  # Linear(3136, 10)
 
 
-def reference_forward(model: nn.Module, x: torch.Tensor, padding: int = 1) -> torch.Tensor:
+def reference_forward(student: Student, model: Ref, x: torch.Tensor, padding: int = 1) -> torch.Tensor:
     """conv (with the model's own weights, stride 1, padding 1) -> ReLU -> flatten -> linear, written out."""
-    weight, bias = conv_parameters(model.conv)
+    weight, bias = student.module("layers").conv_parameters(model.conv)
+    fc = model.fc
     features = F.relu(F.conv2d(x, weight, bias, stride=1, padding=padding))
-    return features.reshape(x.shape[0], -1) @ model.fc.weight.T + model.fc.bias
+    return features.reshape(x.shape[0], -1) @ fc.weight.T + fc.bias
 
 
 def count(params) -> int:
@@ -29,8 +32,8 @@ def count(params) -> int:
 # --- 1(b) CNN ------------------------------------------------------------------------------------------
 @pytest.mark.weight(1, part="1.b.i")
 @pytest.mark.parametrize("batch", [1, 5])
-def test_cnn_output_shape(batch):
-    model = CNN()
+def test_cnn_output_shape(batch, student: Student):
+    model = student.module("cnn").CNN()
     out = model(torch.rand(batch, 1, 28, 28))
     assert tuple(out.shape) == (batch, 10), (
         f"CNN()(x) for x of shape ({batch}, 1, 28, 28): expected logits of shape ({batch}, 10), got {tuple(out.shape)}"
@@ -38,12 +41,12 @@ def test_cnn_output_shape(batch):
 
 
 @pytest.mark.weight(1, part="1.b.i")
-def test_cnn_layers_and_parameter_count():
-    model = CNN()
-    assert isinstance(model.conv, nn.Conv2d), (
-        f"CNN().conv should be an nn.Conv2d, got {type(model.conv).__name__}"
-    )
+def test_cnn_layers_and_parameter_count(student: Student):
+    model = student.module("cnn").CNN()
     conv = model.conv
+    assert student.isinstance(conv, "torch.nn.Conv2d"), (
+        f"CNN().conv should be an nn.Conv2d, got {type_name(conv)}"
+    )
     assert (conv.in_channels, conv.out_channels, conv.kernel_size) == (1, 4, (3, 3)), (
         f"CNN().conv: expected 1 -> 4 channels with 3x3 filters, got {conv.in_channels} -> {conv.out_channels} "
         f"with {conv.kernel_size}"
@@ -52,9 +55,10 @@ def test_cnn_layers_and_parameter_count():
         f"CNN().conv: expected stride 1 and padding 1, got stride {conv.stride}, padding {conv.padding}"
     )
     assert conv.bias is not None, "CNN().conv should have biases (bias=True, the default)"
-    assert isinstance(model.fc, nn.Linear), f"CNN().fc should be an nn.Linear, got {type(model.fc).__name__}"
-    assert (model.fc.in_features, model.fc.out_features) == (4 * 28 * 28, 10), (
-        f"CNN().fc: expected Linear(4*28*28=3136, 10), got Linear({model.fc.in_features}, {model.fc.out_features})"
+    fc = model.fc
+    assert student.isinstance(fc, "torch.nn.Linear"), f"CNN().fc should be an nn.Linear, got {type_name(fc)}"
+    assert (fc.in_features, fc.out_features) == (4 * 28 * 28, 10), (
+        f"CNN().fc: expected Linear(4*28*28=3136, 10), got Linear({fc.in_features}, {fc.out_features})"
     )
     total = count(model.parameters())
     assert total == CONV_PARAMS + FC_PARAMS, (
@@ -64,25 +68,28 @@ def test_cnn_layers_and_parameter_count():
 
 
 @pytest.mark.weight(1, part="1.b.i")
-def test_cnn_other_sizes():
-    model = CNN(num_classes=3, input_size=12)
+def test_cnn_other_sizes(student: Student):
+    model = student.module("cnn").CNN(num_classes=3, input_size=12)
     out = model(torch.rand(2, 1, 12, 12))
     assert tuple(out.shape) == (2, 3), (
         f"CNN(num_classes=3, input_size=12) on (2, 1, 12, 12): expected (2, 3), got {tuple(out.shape)}"
     )
-    assert (model.fc.in_features, model.fc.out_features) == (4 * 12 * 12, 3), (
+    fc = model.fc
+    assert (fc.in_features, fc.out_features) == (4 * 12 * 12, 3), (
         "CNN(num_classes=3, input_size=12).fc: expected Linear(4*12*12=576, 3), got "
-        f"Linear({model.fc.in_features}, {model.fc.out_features}); use num_classes and input_size"
+        f"Linear({fc.in_features}, {fc.out_features}); use num_classes and input_size"
     )
 
 
 @pytest.mark.weight(2, part="1.b.i")
-def test_cnn_forward_is_conv_relu_flatten_linear():
+def test_cnn_forward_is_conv_relu_flatten_linear(student: Student):
     torch.manual_seed(1)
-    model = CNN().double()
+    student.manual_seed(1)
+    model = student.module("cnn").CNN().double()
     x = torch.rand(3, 1, 28, 28, dtype=torch.float64)
     with torch.no_grad():
-        expected = reference_forward(model, x)
+        expected = reference_forward(student, model, x)
+    with student.no_grad():
         actual = model(x)
     assert_close(
         actual,
@@ -96,14 +103,15 @@ def test_cnn_forward_is_conv_relu_flatten_linear():
 
 # --- 1(c) ManualCNN ---------------------------------------------------------------------------------------
 @pytest.mark.weight(1, part="1.c")
-def test_manual_cnn_shape_and_parameter_counts():
-    model = ManualCNN()
+def test_manual_cnn_shape_and_parameter_counts(student: Student):
+    model = student.module("cnn").ManualCNN()
     out = model(torch.rand(4, 1, 28, 28))
     assert tuple(out.shape) == (4, 10), (
         f"ManualCNN() on (4, 1, 28, 28): expected (4, 10), got {tuple(out.shape)}"
     )
-    total = count(model.parameters())
-    trainable = count(p for p in model.parameters() if p.requires_grad)
+    params = [p for p in model.parameters()]  # copies, with their requires_grad (one request)
+    total = count(params)
+    trainable = count(p for p in params if p.requires_grad)
     assert total == CONV_PARAMS + FC_PARAMS, (
         f"ManualCNN(): expected {CONV_PARAMS + FC_PARAMS} parameters in total (same layers as CNN), got {total}"
     )
@@ -113,23 +121,36 @@ def test_manual_cnn_shape_and_parameter_counts():
     )
 
 
+def _cross_entropy_grad(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """d F.cross_entropy(logits, targets) / d logits (mean over the batch): (softmax(z) - onehot(y)) / B."""
+    z = logits.detach().double()
+    grad = torch.softmax(z, dim=1) - F.one_hot(targets, z.shape[1]).double()
+    return (grad / z.shape[0]).to(logits.dtype)
+
+
 @pytest.mark.weight(2, part="1.c")
-def test_manual_cnn_conv_frozen_fc_trains():
-    model = ManualCNN()
-    weight, bias = conv_parameters(model.conv)
+def test_manual_cnn_conv_frozen_fc_trains(student: Student):
+    model = student.module("cnn").ManualCNN()
+    conv_parameters = student.module("layers").conv_parameters
+    weight, bias = conv_parameters(model.conv)  # copies: fetched again after each step below
     assert not weight.requires_grad and not bias.requires_grad, (
         "ManualCNN: set requires_grad = False on the conv weight and bias so that only fc trains"
     )
     conv_before = [weight.detach().clone(), bias.detach().clone()]
     fc_before = model.fc.weight.detach().clone()
-    optimizer = torch.optim.Adam(model.parameters(), lr=0.1)  # every parameter, as a careless script would
-    loss = F.cross_entropy(model(torch.rand(8, 1, 28, 28)), torch.arange(8) % 10)
-    loss.backward()
+    # every parameter, as a careless script would (built on the student's side, where the parameters are)
+    optimizer = student.module("torch.optim").Adam(model.parameters(), lr=0.1)
+    x, targets = torch.rand(8, 1, 28, 28), torch.arange(8) % 10
+    logits = model(x)
+    # loss = F.cross_entropy(model(x), targets); loss.backward(), as model(x) backpropagating d loss / d logits
+    student.backward(model, x, grad=_cross_entropy_grad(logits, targets))
+    weight, bias = conv_parameters(model.conv)
     assert weight.grad is None and bias.grad is None, (
         "ManualCNN: the conv weight and bias must not get gradients"
     )
     assert model.fc.weight.grad is not None, "ManualCNN: fc.weight got no gradient; fc must train"
     optimizer.step()
+    weight, bias = conv_parameters(model.conv)
     assert torch.equal(weight, conv_before[0]) and torch.equal(bias, conv_before[1]), (
         "ManualCNN: an optimizer step changed the hand-set conv filters or biases; they must stay fixed"
     )
@@ -139,11 +160,13 @@ def test_manual_cnn_conv_frozen_fc_trains():
 
 
 @pytest.mark.weight(2, part="1.c")
-def test_manual_cnn_filters_are_hand_set():
-    torch.manual_seed(0)
-    first = ManualCNN()
-    torch.manual_seed(1)
-    second = ManualCNN()
+def test_manual_cnn_filters_are_hand_set(student: Student):
+    cnn = student.module("cnn")
+    conv_parameters = student.module("layers").conv_parameters
+    student.manual_seed(0)
+    first = cnn.ManualCNN()
+    student.manual_seed(1)
+    second = cnn.ManualCNN()
     w1, b1 = conv_parameters(first.conv)
     w2, b2 = conv_parameters(second.conv)
     assert tuple(w1.shape) == (4, 1, 3, 3), (
@@ -166,11 +189,12 @@ def test_manual_cnn_filters_are_hand_set():
 
 
 @pytest.mark.weight(1, part="1.c")
-def test_manual_cnn_forward_is_conv_relu_flatten_linear():
-    model = ManualCNN().double()
+def test_manual_cnn_forward_is_conv_relu_flatten_linear(student: Student):
+    model = student.module("cnn").ManualCNN().double()
     x = torch.rand(3, 1, 28, 28, dtype=torch.float64)
     with torch.no_grad():
-        expected = reference_forward(model, x)
+        expected = reference_forward(student, model, x)
+    with student.no_grad():
         actual = model(x)
     assert_close(
         actual,
@@ -183,13 +207,14 @@ def test_manual_cnn_forward_is_conv_relu_flatten_linear():
 
 
 # --- with your FasterConv2d (not graded here: FasterConv2d itself is graded in conv_tests) ---------------
-@pytest.mark.parametrize("model_class", [CNN, ManualCNN])
-def test_faster_conv_gives_the_same_outputs(model_class):
-    torch.manual_seed(2)
-    reference = model_class(conv="torch").double()
-    faster = model_class(conv="faster").double()
-    assert not isinstance(faster.conv, nn.Conv2d), (
-        f"{model_class.__name__}(conv='faster') should use FasterConv2d"
+@pytest.mark.parametrize("model_class", ["CNN", "ManualCNN"])
+def test_faster_conv_gives_the_same_outputs(model_class: str, student: Student):
+    cls = getattr(student.module("cnn"), model_class)
+    student.manual_seed(2)
+    reference = cls(conv="torch").double()
+    faster = cls(conv="faster").double()
+    assert not student.isinstance(faster.conv, "torch.nn.Conv2d"), (
+        f"{model_class}(conv='faster') should use FasterConv2d"
     )
     faster.load_state_dict(
         {
@@ -197,17 +222,17 @@ def test_faster_conv_gives_the_same_outputs(model_class):
             for k, v in reference.state_dict().items()
         }
     )
-    if model_class is ManualCNN:
-        w, b = conv_parameters(faster.conv)
+    if model_class == "ManualCNN":
+        w, b = student.module("layers").conv_parameters(faster.conv)
         assert not w.requires_grad and not b.requires_grad, (
             "ManualCNN(conv='faster'): the conv must be frozen"
         )
     x = torch.rand(2, 1, 28, 28, dtype=torch.float64)
-    with torch.no_grad():
+    with student.no_grad():
         assert_close(
             faster(x),
             reference(x),
-            case=f"{model_class.__name__}: conv='faster' vs conv='torch'",
+            case=f"{model_class}: conv='faster' vs conv='torch'",
             what="logits",
             atol=1e-10,
             rtol=1e-10,

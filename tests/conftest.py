@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from tests.helpers import forbid_builtins
+from tests.sandbox import Student, make_student
 from utils import find_unfinished
 
 
@@ -19,18 +19,22 @@ def _seed_and_threads():
 
 
 @pytest.fixture
-def from_scratch():
-    """The from-scratch guard: ``with from_scratch("Conv2d", "conv"): ...``.
+def student(request: pytest.FixtureRequest) -> Student:
+    """The student's modules, reached through requests (``tests/sandbox.py``): in this process when you
+    run pytest yourself, in a separate worker process in the autograder. Each test starts with no objects,
+    seed 0 and the default dtype float32 on the student's side."""
+    return make_student(request)
 
-    Inside the block, calling a built-in of the named groups ("conv", "rnn", "attention"; see
-    ``tests.helpers.FORBIDDEN``) raises ``ForbiddenCallError`` with a message such as
-    "Conv2d must not call torch.nn.functional.conv2d". Compute reference outputs first.
+
+@pytest.fixture
+def from_scratch(student: Student):
+    """The from-scratch guard: ``with from_scratch("Conv2d", "conv"): ...`` (= ``student.from_scratch``).
+
+    Requests to the student's code inside the block run under the guard: calling a built-in of the named
+    groups ("conv", "rnn", "attention"; see ``tests.helpers.FORBIDDEN``) fails with a message such as
+    "Conv2d must not call torch.nn.functional.conv2d"; the groups' source files are checked too.
     """
-
-    def guard(who: str, *groups: str):
-        return forbid_builtins(who, groups or ("conv",))
-
-    return guard
+    return student.from_scratch
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -46,7 +50,11 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):  # noqa
     report = outcome.get_result()
     if call.excinfo is None or not report.failed:
         return
-    todo = find_unfinished(call.excinfo.value)
-    if todo is not None:
-        state = "not implemented yet" if todo.stub else "not finished"
-        report.longrepr = f"needs {todo.name}, {state}: {todo.todo}"
+    line = getattr(call.excinfo.value, "todo", None)  # found on the student's side (tests.sandbox.StudentError)
+    if not isinstance(line, str):
+        todo = find_unfinished(call.excinfo.value)
+        if todo is not None:
+            state = "not implemented yet" if todo.stub else "not finished"
+            line = f"needs {todo.name}, {state}: {todo.todo}"
+    if line is not None:
+        report.longrepr = line

@@ -18,6 +18,8 @@ from torch import nn
 from torch.overrides import TorchFunctionMode
 from torch.utils._python_dispatch import TorchDispatchMode
 
+from tests.sandbox import Ref, Student, type_name
+
 # --- trusted tensor primitives (captured before student code runs) -------------------------------
 _Tensor = torch.Tensor
 _abs = torch.abs
@@ -88,6 +90,24 @@ def assert_close(
         f"{float(_item(_amax(err))):.3e} (tolerance {atol:g} + {rtol:g}*|expected|); first bad "
         f"element at index {where}: expected {float(_item(e[where])):.6g}, got {float(_item(a[where])):.6g}"
     )
+
+
+#: Relative precision a float32 result is judged at (float32 has a 24-bit mantissa, ~6e-8 per operation;
+#: sums of a few hundred terms stay well within 1e-5 of the values' magnitude).
+FLOAT32_PRECISION = 1e-5
+
+
+def assert_close_at_precision(actual: object, expected: torch.Tensor, *, case: str, what: str = "output",
+                              atol: float = 1e-8, rtol: float = 1e-6) -> None:
+    """``assert_close`` at the precision of the dtype the student's code RETURNED: ``atol``/``rtol`` for a
+    float64 result; for a lower-precision float result, at least ``FLOAT32_PRECISION`` relative to the largest
+    expected magnitude. Whether the result follows the input's dtype is a separate test: one slip (a float32
+    buffer) costs that test, not every value test."""
+    if isinstance(actual, torch.Tensor) and actual.is_floating_point() and actual.dtype != torch.float64:
+        scale = 1.0 + (float(_item(_amax(_abs(_as_float64(expected))))) if _numel(expected) else 0.0)
+        atol, rtol = max(atol, FLOAT32_PRECISION * scale), max(rtol, FLOAT32_PRECISION)
+        what = f"{what} (returned as {str(actual.dtype).removeprefix('torch.')}: judged at that precision)"
+    assert_close(actual, expected, case=case, what=what, atol=atol, rtol=rtol)
 
 
 # --- from-scratch guard ---------------------------------------------------------------------------
@@ -249,27 +269,28 @@ def forbid_builtins(who: str, groups: Iterable[str] = ("conv",)) -> Iterator[Non
 
 
 # --- the RNN and LSTM tests: a random layer, and torch's module with the same weights -------------
-def make_random_layer(cls: type[nn.Module], D: int, H: int, O: int,
-                      shapes: dict[str, tuple[int, ...]]) -> nn.Module:
-    """``cls(D, H, O)`` in float64, after checking it has an ``nn.Parameter`` of each shape in ``shapes``;
-    every one of them is then set to random values (zero biases would hide bias mistakes)."""
-    torch.set_default_dtype(torch.float64)
-    layer = cls(D, H, O)
-    who = f"{cls.__name__}({D}, {H}, {O})"
-    for name, shape in shapes.items():
-        p = getattr(layer, name, None)
-        assert isinstance(p, nn.Parameter), f"{who} needs an nn.Parameter named {name}"
-        assert tuple(p.shape) == shape, f"{who}.{name}: expected shape {shape}, got {tuple(p.shape)}"
-    with torch.no_grad():
-        for name in shapes:
-            p = getattr(layer, name)
-            p.copy_(torch.randn(p.shape) * 0.6)
+def make_random_layer(student: Student, cls: str, D: int, H: int, O: int,
+                      shapes: dict[str, tuple[int, ...]]) -> Ref:
+    """``cls(D, H, O)`` (``cls`` dotted: "rnn.RNNLayer") in float64 on the student's side, after checking it
+    has an ``nn.Parameter`` of each shape in ``shapes``; every one of them is then set to random values
+    (zero biases would hide bias mistakes). Returns the layer (a Ref)."""
+    torch.set_default_dtype(torch.float64)  # the student's side follows the tests' default dtype
+    module, _, name = cls.rpartition(".")
+    layer = getattr(student.module(module), name)(D, H, O)
+    who = f"{name}({D}, {H}, {O})"
+    getattr_ = student.module("builtins").getattr  # getattr(obj, name, default) on the student's side
+    for attribute, shape in shapes.items():
+        p = getattr_(layer, attribute, None)  # a copy of the parameter (data), or None
+        assert isinstance(p, nn.Parameter), f"{who} needs an nn.Parameter named {attribute}"
+        assert tuple(p.shape) == shape, f"{who}.{attribute}: expected shape {shape}, got {tuple(p.shape)}"
+    student.load(layer, {attribute: torch.randn(shape) * 0.6 for attribute, shape in shapes.items()})
     return layer
 
 
-def run_reference(ref: nn.Module, layer: nn.Module, x: torch.Tensor,
+def run_reference(ref: nn.Module, layer: Ref, x: torch.Tensor,
                   grad_out: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    """y = ref(x) W_hy + b_y with ``layer``'s output layer, from h_0 = 0; backpropagates ``grad_out``.
+    """y = ref(x) W_hy + b_y with ``layer``'s output layer (its weights fetched as data), from h_0 = 0;
+    backpropagates ``grad_out``.
 
     Returns y and the gradients of W_hy, b_y and x; those of ``ref``'s own weights are in their ``.grad``.
     """
@@ -282,12 +303,13 @@ def run_reference(ref: nn.Module, layer: nn.Module, x: torch.Tensor,
     return y.detach(), {"W_hy": W_hy.grad, "b_y": b_y.grad, "x": x.grad}
 
 
-def assert_gradients_match(layer: nn.Module, x: torch.Tensor, names: tuple[str, ...],
+def assert_gradients_match(layer: Ref, x_grad: torch.Tensor | None, names: tuple[str, ...],
                            expected: dict[str, torch.Tensor], *, case: str, atol: float, rtol: float) -> None:
-    """Every parameter in ``names`` and the input ``x`` got the expected gradient."""
-    who = type(layer).__name__
+    """Every parameter in ``names`` of ``layer`` and the input (its gradient ``x_grad``, from
+    ``student.backward``) got the expected gradient."""
+    who = type_name(layer)
     for name in names:
-        grad = getattr(layer, name).grad
+        grad = getattr(layer, name).grad  # a copy of the parameter, with its .grad
         assert grad is not None, f"[{case}] {who}.{name} received no gradient: is it used in forward?"
         assert_close(grad, expected[name], case=case, what=f"gradient of {name}", atol=atol, rtol=rtol)
-    assert_close(x.grad, expected["x"], case=case, what="gradient of the input x", atol=atol, rtol=rtol)
+    assert_close(x_grad, expected["x"], case=case, what="gradient of the input x", atol=atol, rtol=rtol)

@@ -258,6 +258,28 @@ def test_rnn_benchmark_checks_its_results_path_before_timing(tmp_path):
     _assert_one_line_error(_run("benchmark_rnn.py", "--results_path", str(tmp_path / "file")), "--results_path")
 
 
+@pytest.mark.slow
+def test_benchmark_rnn_script_writes_its_table(tmp_path, capsys):
+    """benchmark_rnn.py end to end on tiny sizes, in this process (it imports rnn and lstm: not in a graded
+    file): the table is printed and the CSV has the four rows."""
+    import pandas as pd
+
+    import benchmark_rnn
+
+    args = ["--batch_size", "2", "--seq_length", "3", "--input_size", "4", "--rnn_hidden_size", "5",
+            "--lstm_hidden_size", "3", "--rounds", "1", "--min_run_time", "0.01", "--threads", "1",
+            "--results_path", str(tmp_path)]
+    threads = torch.get_num_threads()
+    try:
+        assert benchmark_rnn.main(args) == 0
+    finally:
+        torch.set_num_threads(threads)  # main() sets it for the whole process
+    table = pd.read_csv(tmp_path / "benchmark_rnn.csv")
+    assert len(table) == 4 and set(table["model"]) == {"rnn", "lstm"}
+    assert (table["median_ms"] > 0).all() and (table["ratio_to_torch"] > 0).all()
+    assert "ratio_to_torch" in capsys.readouterr().out
+
+
 def test_full_disk_while_appending_leaves_the_summary_as_it_was(tmp_path, monkeypatch):
     path = _summary(tmp_path / runs.SUMMARY_FILE)
     before = path.read_text()

@@ -5,7 +5,8 @@ the order input i, forget f, cell candidate g (the handout's C~), output o, and 
 transposes: so W_xi = weight_ih_l0[0:H].T, W_xf = weight_ih_l0[H:2H].T, W_xc = weight_ih_l0[2H:3H].T,
 W_xo = weight_ih_l0[3H:4H].T (likewise W_h*), and b_i + b_f + ... = bias_ih + bias_hh. The reference output
 is torch's hidden states times the same output layer. Float64, random inputs, random weights and biases,
-and the student's code runs under the from-scratch guard.
+and the student's code runs under the from-scratch guard, on the student's side (``student`` fixture): the
+layer's weights come back as data and the reference runs here.
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ import pytest
 import torch
 from torch import nn
 
-import lstm
 from tests.helpers import assert_close, assert_gradients_match, make_random_layer, run_reference
+from tests.sandbox import Ref, Student
 
 # (B, T, D, H, O); D != H so that swapping W_x* and W_h* cannot go unnoticed
 CASES = {
@@ -27,22 +28,23 @@ TORCH_GATE_ORDER = ("i", "f", "c", "o")  # torch's i, f, g, o
 PARAMETERS = tuple(f"{kind}{g}" for g in "ifoc" for kind in ("W_x", "W_h", "b_")) + ("W_hy", "b_y")
 
 
-def _make_layer(D: int, H: int, O: int) -> lstm.LSTMLayer:
-    """A float64 LSTMLayer with random weights AND biases."""
+def _make_layer(student: Student, D: int, H: int, O: int) -> Ref:
+    """A float64 lstm.LSTMLayer with random weights AND biases (on the student's side)."""
     shapes = {"W_hy": (H, O), "b_y": (O,)}
     for g in "ifoc":
         shapes.update({f"W_x{g}": (D, H), f"W_h{g}": (H, H), f"b_{g}": (H,)})
-    return make_random_layer(lstm.LSTMLayer, D, H, O, shapes)
+    return make_random_layer(student, "lstm.LSTMLayer", D, H, O, shapes)
 
 
-def _torch_reference(layer: lstm.LSTMLayer, x: torch.Tensor, grad_out: torch.Tensor):
+def _torch_reference(layer: Ref, x: torch.Tensor, grad_out: torch.Tensor):
     """Output and gradients of nn.LSTM (weights copied from ``layer``) + the same output layer."""
-    D, H = layer.W_xi.shape
+    w = {f"{kind}{g}": getattr(layer, f"{kind}{g}") for g in TORCH_GATE_ORDER for kind in ("W_x", "W_h", "b_")}
+    D, H = w["W_xi"].shape  # each attribute comes back as a copy: fetched once above
     ref = nn.LSTM(D, H, batch_first=True, dtype=torch.float64)
     with torch.no_grad():
-        ref.weight_ih_l0.copy_(torch.cat([getattr(layer, f"W_x{g}").T for g in TORCH_GATE_ORDER]))
-        ref.weight_hh_l0.copy_(torch.cat([getattr(layer, f"W_h{g}").T for g in TORCH_GATE_ORDER]))
-        ref.bias_ih_l0.copy_(torch.cat([getattr(layer, f"b_{g}") for g in TORCH_GATE_ORDER]))
+        ref.weight_ih_l0.copy_(torch.cat([w[f"W_x{g}"].T for g in TORCH_GATE_ORDER]))
+        ref.weight_hh_l0.copy_(torch.cat([w[f"W_h{g}"].T for g in TORCH_GATE_ORDER]))
+        ref.bias_ih_l0.copy_(torch.cat([w[f"b_{g}"] for g in TORCH_GATE_ORDER]))
         ref.bias_hh_l0.zero_()
     y, grads = run_reference(ref, layer, x, grad_out)  # h_0 = C_0 = 0
     for k, g in enumerate(TORCH_GATE_ORDER):
@@ -55,47 +57,48 @@ def _torch_reference(layer: lstm.LSTMLayer, x: torch.Tensor, grad_out: torch.Ten
 
 @pytest.mark.weight(1, part="2.c.iii")
 @pytest.mark.parametrize("case", list(CASES))
-def test_lstm_layer_output_matches_torch(case, from_scratch):
+def test_lstm_layer_output_matches_torch(case, student, from_scratch):
     """y_t = h_t W_hy + b_y with the handout's gates, C_t and h_t = O_t * tanh(C_t), shape (B, T, O)."""
     B, T, D, H, O = CASES[case]
-    layer = _make_layer(D, H, O)
+    layer = _make_layer(student, D, H, O)
     x = torch.randn(B, T, D)
     expected, _ = _torch_reference(layer, x, torch.ones(B, T, O))
-    with from_scratch("LSTMLayer", "rnn"), torch.no_grad():
+    with from_scratch("LSTMLayer", "rnn"), student.no_grad():
         out = layer(x)
     assert_close(out, expected, case=case, what="LSTMLayer output (B, T, O)", atol=1e-10, rtol=1e-8)
 
 
 @pytest.mark.weight(1, part="2.c.iii")
 @pytest.mark.parametrize("case", list(CASES))
-def test_lstm_layer_gradients_match_torch(case, from_scratch):
+def test_lstm_layer_gradients_match_torch(case, student, from_scratch):
     """Backpropagation through time reaches all 14 parameters and the input, as in nn.LSTM."""
     B, T, D, H, O = CASES[case]
-    layer = _make_layer(D, H, O)
+    layer = _make_layer(student, D, H, O)
     x = torch.randn(B, T, D)
     grad_out = torch.randn(B, T, O)
     _, expected = _torch_reference(layer, x, grad_out)
     x = x.clone().requires_grad_(True)
-    with from_scratch("LSTMLayer", "rnn"):
-        (layer(x) * grad_out).sum().backward()
-    assert_gradients_match(layer, x, PARAMETERS, expected, case=case, atol=1e-10, rtol=1e-8)
+    with from_scratch("LSTMLayer", "rnn"):  # layer(x), then (layer(x) * grad_out).sum().backward()
+        _, (x_grad,) = student.backward(layer, x, grad=grad_out)
+    assert_gradients_match(layer, x_grad, PARAMETERS, expected, case=case, atol=1e-10, rtol=1e-8)
 
 
 @pytest.mark.weight(1, part="2.c.iii")
-def test_lstm_model_embeds_then_runs_the_layer(from_scratch):
+def test_lstm_model_embeds_then_runs_the_layer(student, from_scratch):
     """LSTM: nn.Embedding(padding_idx=0) then the LSTM layer, on left-padded token ids (B, T) -> (B, T, O)."""
-    torch.set_default_dtype(torch.float64)
+    torch.set_default_dtype(torch.float64)  # the student's side follows
     vocab, E, H, O = 20, 6, 5, 2
-    model = lstm.LSTM(vocab, E, H, O)
-    assert isinstance(model.embedding, nn.Embedding) and model.embedding.padding_idx == 0, (
+    model = student.module("lstm").LSTM(vocab, E, H, O)
+    embedding = model.embedding
+    assert student.isinstance(embedding, "torch.nn.Embedding") and embedding.padding_idx == 0, (
         "LSTM.embedding must be nn.Embedding(vocab_size, embedding_size, padding_idx=0)"
     )
-    layer = _make_layer(E, H, O)
+    layer = _make_layer(student, E, H, O)
     model.lstm = layer
     tokens = torch.randint(1, vocab, (3, 9))
     tokens[0, :4] = 0  # left padding
     tokens[2, :1] = 0
-    expected, _ = _torch_reference(layer, model.embedding(tokens), torch.ones(3, 9, O))
-    with from_scratch("LSTM", "rnn"), torch.no_grad():
+    expected, _ = _torch_reference(layer, embedding(tokens), torch.ones(3, 9, O))
+    with from_scratch("LSTM", "rnn"), student.no_grad():
         out = model(tokens)
     assert_close(out, expected, case="vocab20_E6_H5_O2", what="LSTM output (B, T, O)", atol=1e-10, rtol=1e-8)

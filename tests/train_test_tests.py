@@ -2,6 +2,10 @@
 
 The expected numbers are computed here independently of torch's autograd and optimizers: softmax
 regression (one linear layer) has the closed-form gradient (softmax(z) - onehot(y)) x / B.
+
+Your functions are reached through the ``student`` fixture (``tests/sandbox.py``): the models, optimizers and
+losses they receive are built on your side (the toy models are in ``tests/toys.py``); the batches are sent
+as lists of ``(inputs, labels)`` tuples of tensors.
 """
 
 from __future__ import annotations
@@ -10,11 +14,9 @@ import math
 
 import pytest
 import torch
-from torch import nn
 
 from tests.helpers import assert_close
-from train_test import count_correct, last_time_step, train
-from train_test import test as evaluate  # imported as `test`, pytest would collect it
+from tests.sandbox import Ref, Student
 
 # a fixed tiny problem: 5 training and 4 validation examples, 2 features, 3 classes, float64
 X_TRAIN = torch.tensor([[1.0, 2.0], [-1.0, 0.5], [0.3, -1.2], [2.0, -0.5], [-0.7, -0.3]], dtype=torch.float64)
@@ -30,12 +32,19 @@ def batches(x: torch.Tensor, y: torch.Tensor, size: int = BATCH) -> list[tuple[t
     return [(x[i : i + size], y[i : i + size]) for i in range(0, len(y), size)]
 
 
-def linear_model() -> nn.Linear:
-    model = nn.Linear(2, 3).double()
-    with torch.no_grad():
-        model.weight.copy_(W0)
-        model.bias.copy_(B0)
-    return model
+def linear_model(student: Student) -> Ref:
+    """``nn.Linear(2, 3)`` in float64 with weights W0 and bias B0, on the student's side."""
+    return student.module("tests.toys").linear_model(W0, B0)
+
+
+def cross_entropy(student: Student) -> Ref:
+    """``nn.CrossEntropyLoss()`` on the student's side."""
+    return student.module("torch.nn").CrossEntropyLoss()
+
+
+def sgd(student: Student, model: Ref, lr: float) -> Ref:
+    """``torch.optim.SGD(model.parameters(), lr=lr)`` on the student's side."""
+    return student.module("torch.optim").SGD(model.parameters(), lr=lr)
 
 
 def softmax_regression(w: torch.Tensor, b: torch.Tensor, x: torch.Tensor, y: torch.Tensor):
@@ -86,21 +95,6 @@ def expected_sgd_run(lr: float, epochs: int):
     return out, w, b
 
 
-class LastStepIsTheAnswer(nn.Module):
-    """A toy sequence model: (B, T, 2) -> (B, T, 3) logits; only the last time step holds the real logits."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.linear = linear_model()
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        logits = self.linear(x)  # (B, T, 3)
-        decoy = torch.zeros_like(logits)
-        decoy[..., 2] = 50.0  # every earlier step confidently predicts class 2
-        steps = torch.arange(x.shape[1]).view(1, -1, 1)
-        return torch.where(steps == x.shape[1] - 1, logits, decoy)
-
-
 def as_sequences(x: torch.Tensor, steps: int = 4) -> torch.Tensor:
     """(B, 2) -> (B, steps, 2): the example is the last time step; earlier steps are noise."""
     noise = torch.randn(
@@ -125,7 +119,8 @@ def close_lists(actual, expected, what: str, tol: float = 1e-9) -> None:
 # --- 2(a)iv: the prediction of a sequence model is its last time step -------------------------------------
 @pytest.mark.weight(1, part="2.a.iv")
 @pytest.mark.parametrize("batch, steps", [(2, 5), (4, 1), (3, 3)])
-def test_last_time_step_selects_the_last_step(batch, steps):
+def test_last_time_step_selects_the_last_step(student, batch, steps):
+    train_test = student.module("train_test")
     classes = 4
     b = torch.arange(batch).view(-1, 1, 1)
     t = torch.arange(steps).view(1, -1, 1)
@@ -135,7 +130,7 @@ def test_last_time_step_selects_the_last_step(batch, steps):
         [[100 * i + 10 * (steps - 1) + k for k in range(classes)] for i in range(batch)], dtype=torch.float64
     )
     assert_close(
-        last_time_step(outputs),
+        train_test.last_time_step(outputs),
         expected,
         case=f"outputs of shape (B={batch}, T={steps}, C={classes})",
         what="last_time_step(outputs), expected outputs[:, T-1, :]",
@@ -144,10 +139,10 @@ def test_last_time_step_selects_the_last_step(batch, steps):
     )
 
 
-def test_last_time_step_keeps_2d_logits():  # not graded: the given code already does this
+def test_last_time_step_keeps_2d_logits(student):  # not graded: the given code already does this
     logits = torch.randn(3, 5)
     assert_close(
-        last_time_step(logits),
+        student.module("train_test").last_time_step(logits),
         logits,
         case="(B=3, C=5) logits of a CNN",
         what="last_time_step(logits) (must return (B, C) logits unchanged)",
@@ -158,11 +153,12 @@ def test_last_time_step_keeps_2d_logits():  # not graded: the given code already
 
 @pytest.mark.weight(1, part="2.a.iv")
 @pytest.mark.timeout(30)
-def test_train_and_test_use_the_last_time_step():
+def test_train_and_test_use_the_last_time_step(student):
+    train_test = student.module("train_test")
     expected, _, _ = expected_sgd_run(lr=0.5, epochs=1)
-    model = LastStepIsTheAnswer()
-    val_loss, val_accuracy = evaluate(
-        model, batches(as_sequences(X_VAL), Y_VAL), nn.CrossEntropyLoss(), "cpu", progress=False
+    model = student.module("tests.toys").LastStepIsTheAnswer(W0, B0)
+    val_loss, val_accuracy = train_test.test(
+        model, batches(as_sequences(X_VAL), Y_VAL), cross_entropy(student), "cpu", progress=False
     )
     initial_loss, initial_correct, _, _ = softmax_regression(W0, B0, X_VAL, Y_VAL)
     close(val_loss, initial_loss, "test() on a sequence model: loss of the last time step's logits")
@@ -171,12 +167,12 @@ def test_train_and_test_use_the_last_time_step():
         initial_correct / len(Y_VAL),
         "test() on a sequence model: accuracy of the last time step",
     )
-    history = train(
+    history = train_test.train(
         model,
         batches(as_sequences(X_TRAIN), Y_TRAIN),
         None,
-        torch.optim.SGD(model.parameters(), lr=0.5),
-        nn.CrossEntropyLoss(),
+        sgd(student, model, lr=0.5),
+        cross_entropy(student),
         1,
         "cpu",
         progress=False,
@@ -186,12 +182,12 @@ def test_train_and_test_use_the_last_time_step():
 
 # --- 1(b): the training step and the loss / accuracy bookkeeping ------------------------------------------
 @pytest.mark.weight(1, part="1.b.ii")
-def test_count_correct():
+def test_count_correct(student):
     logits = torch.tensor(
         [[2.0, 1.0, 0.0], [0.0, 3.0, 1.0], [0.5, 0.2, 0.9], [1.0, 0.0, -1.0], [0.0, 0.0, 4.0]]
     )
     labels = torch.tensor([0, 1, 1, 2, 2])  # predictions 0, 1, 2, 0, 2: three correct
-    result = count_correct(logits, labels)
+    result = student.module("train_test").count_correct(logits, labels)
     assert isinstance(result, int) and result == 3, (
         f"count_correct: predictions (argmax over classes) [0, 1, 2, 0, 2] vs labels [0, 1, 1, 2, 2]: "
         f"expected the int 3, got {result!r}"
@@ -199,9 +195,11 @@ def test_count_correct():
 
 
 @pytest.mark.weight(2, part="1.b.ii")
-def test_test_returns_mean_loss_and_accuracy():
-    model = linear_model()
-    loss, accuracy = evaluate(model, batches(X_TRAIN, Y_TRAIN), nn.CrossEntropyLoss(), "cpu", progress=False)
+def test_test_returns_mean_loss_and_accuracy(student):
+    model = linear_model(student)
+    loss, accuracy = student.module("train_test").test(
+        model, batches(X_TRAIN, Y_TRAIN), cross_entropy(student), "cpu", progress=False
+    )
     expected_loss, expected_correct, _, _ = softmax_regression(W0, B0, X_TRAIN, Y_TRAIN)
     close(loss, expected_loss, "test(): mean cross-entropy over the 5 examples (batches of 2, 2, 1)")
     close(accuracy, expected_correct / 5, "test(): accuracy as a fraction of the 5 examples")
@@ -212,17 +210,17 @@ def test_test_returns_mean_loss_and_accuracy():
 
 @pytest.mark.weight(3, part="1.b.ii")
 @pytest.mark.timeout(30)
-def test_train_history_and_weights():
+def test_train_history_and_weights(student):
     lr, epochs = 0.5, 2
     expected, w, b = expected_sgd_run(lr, epochs)
-    model = linear_model()
-    optimizer = torch.optim.SGD(model.parameters(), lr=lr)
-    history = train(
+    model = linear_model(student)
+    optimizer = sgd(student, model, lr=lr)
+    history = student.module("train_test").train(
         model,
         batches(X_TRAIN, Y_TRAIN),
         batches(X_VAL, Y_VAL),
         optimizer,
-        nn.CrossEntropyLoss(),
+        cross_entropy(student),
         epochs,
         "cpu",
         progress=False,
@@ -251,14 +249,14 @@ def test_train_history_and_weights():
 
 
 # --- options of train() (not graded) ------------------------------------------------------------------------
-def test_train_gradient_clipping_bounds_the_step():
-    model = linear_model()
-    train(
+def test_train_gradient_clipping_bounds_the_step(student):
+    model = linear_model(student)
+    student.module("train_test").train(
         model,
         batches(X_TRAIN, Y_TRAIN, size=5),
         None,
-        torch.optim.SGD(model.parameters(), lr=1.0),
-        nn.CrossEntropyLoss(),
+        sgd(student, model, lr=1.0),
+        cross_entropy(student),
         1,
         "cpu",
         grad_clip=1e-3,
@@ -272,17 +270,18 @@ def test_train_gradient_clipping_bounds_the_step():
     )
 
 
-def test_train_restore_best_keeps_the_best_validation_epoch():
-    torch.manual_seed(0)
-    model = linear_model()
+def test_train_restore_best_keeps_the_best_validation_epoch(student):
+    train_test = student.module("train_test")
+    student.manual_seed(0)
+    model = linear_model(student)
     # a learning rate so large that validation accuracy goes up and down
-    optimizer = torch.optim.SGD(model.parameters(), lr=20.0)
-    history = train(
+    optimizer = sgd(student, model, lr=20.0)
+    history = train_test.train(
         model,
         batches(X_TRAIN, Y_TRAIN),
         batches(X_VAL, Y_VAL),
         optimizer,
-        nn.CrossEntropyLoss(),
+        cross_entropy(student),
         6,
         "cpu",
         restore_best=True,
@@ -290,15 +289,15 @@ def test_train_restore_best_keeps_the_best_validation_epoch():
     )
     best = max(range(6), key=lambda i: (history["val_accuracy"][i], -i))
     assert history["best_epoch"] == best + 1
-    _, accuracy = evaluate(model, batches(X_VAL, Y_VAL), nn.CrossEntropyLoss(), "cpu", progress=False)
+    _, accuracy = train_test.test(model, batches(X_VAL, Y_VAL), cross_entropy(student), "cpu", progress=False)
     assert accuracy == history["val_accuracy"][best]
-    model = linear_model()
-    history = train(
+    model = linear_model(student)
+    history = train_test.train(
         model,
         batches(X_TRAIN, Y_TRAIN),
         None,
-        torch.optim.SGD(model.parameters(), lr=0.1),
-        nn.CrossEntropyLoss(),
+        sgd(student, model, lr=0.1),
+        cross_entropy(student),
         1,
         "cpu",
         restore_best=True,

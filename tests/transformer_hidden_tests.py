@@ -9,7 +9,6 @@ from __future__ import annotations
 import pytest
 import torch
 
-import transformer
 from tests.helpers import assert_close
 
 
@@ -25,9 +24,9 @@ def formula_positional_encoding(max_seq_length: int, d_model: int) -> torch.Tens
 @pytest.mark.hidden
 @pytest.mark.weight(1, part="3.b")
 @pytest.mark.parametrize("max_len,d_model", [(512, 128), (50, 7)], ids=["L512_d128", "L50_d7_odd"])
-def test_positional_encoding_whole_table(max_len, d_model):
+def test_positional_encoding_whole_table(max_len, d_model, student):
     """Every entry of the table equals the formula (tolerance 1e-4: angles computed in float32 are fine)."""
     torch.set_default_dtype(torch.float64)
-    pe = transformer.positional_encoding(max_len, d_model)
+    pe = student.module("transformer").positional_encoding(max_len, d_model)
     assert_close(pe, formula_positional_encoding(max_len, d_model), case=f"L{max_len}_d{d_model}",
                  what="positional_encoding(max_len, d_model), every entry", atol=1e-4, rtol=0)

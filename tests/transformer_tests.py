@@ -17,9 +17,9 @@ import pytest
 import torch
 from torch import nn
 
-import transformer
 from tests.attention_tests import copy_multi_head_weights
 from tests.helpers import assert_close
+from tests.sandbox import Ref, Student, StudentError, type_name
 
 TOL = {"atol": 1e-10, "rtol": 1e-8}
 
@@ -53,18 +53,18 @@ PE_SAMPLES = {
 # --- positional encoding ---------------------------------------------------------------------------
 @pytest.mark.weight(1, part="3.b")
 @pytest.mark.parametrize("max_len,d_model", [(512, 128), (50, 7), (9, 8)], ids=["L512_d128", "L50_d7_odd", "L9_d8"])
-def test_positional_encoding_matches_stored_values(max_len, d_model):
+def test_positional_encoding_matches_stored_values(max_len, d_model, student):
     """The sinusoidal table of "Attention Is All You Need": sines in even columns, cosines in odd ones.
 
     Tolerance 1e-4 because an implementation computing the angles in float32 is correct too, and at
     position 511 the float32 rounding of the angle is about 3e-5; a wrong formula is off by O(1).
     """
     torch.set_default_dtype(torch.float64)
-    pe = transformer.positional_encoding(max_len, d_model)
+    pe = student.module("transformer").positional_encoding(max_len, d_model)
     what = "positional_encoding(max_len, d_model)"
     assert isinstance(pe, torch.Tensor) and tuple(pe.shape) == (max_len, d_model), (
         f"{what}: expected a tensor of shape {(max_len, d_model)}, got "
-        f"{tuple(pe.shape) if isinstance(pe, torch.Tensor) else type(pe).__name__}")
+        f"{tuple(pe.shape) if isinstance(pe, torch.Tensor) else type_name(pe)}")
     if (max_len, d_model) == (9, 8):
         assert_close(pe, PE_9_8, case="L9_d8", what=what, atol=1e-4, rtol=0)
         return
@@ -75,35 +75,40 @@ def test_positional_encoding_matches_stored_values(max_len, d_model):
 
 
 @pytest.mark.weight(1, part="3.b")
-def test_positional_encoding_module_adds_a_buffer():
+def test_positional_encoding_module_adds_a_buffer(student):
     """PositionalEncoding adds PE[:T] to x (B, T, d_model); the table is a buffer, not a trained parameter."""
     torch.set_default_dtype(torch.float64)
-    module = transformer.PositionalEncoding(8, max_seq_length=40)
-    assert not list(module.parameters()), "the positional encoding must not be a parameter: register_buffer"
+    module = student.module("transformer").PositionalEncoding(8, max_seq_length=40)
+    # iter() first: list() of a Ref would also ask the student's side for len() of the generator
+    assert not list(iter(module.parameters())), "the positional encoding must not be a parameter: register_buffer"
     assert any(b.numel() == 40 * 8 for b in module.buffers()), "register the (max_seq_length, d_model) table"
     x = torch.randn(2, 9, 8)
     assert_close(module(x), x + PE_9_8, case="B2_T9_d8", what="x + PE[:T]", atol=1e-6, rtol=0)
 
 
-def test_positional_encoding_rejects_too_long_sequences():
-    module = transformer.PositionalEncoding(4, max_seq_length=8)
-    with pytest.raises(ValueError, match="max_seq_length"):
+def test_positional_encoding_rejects_too_long_sequences(student):
+    module = student.module("transformer").PositionalEncoding(4, max_seq_length=8)
+    with pytest.raises((ValueError, StudentError), match="max_seq_length") as raised:  # StudentError: from the worker
         module(torch.zeros(1, 9, 4))
+    assert raised.type is ValueError or "ValueError" in str(raised.value), str(raised.value)
 
 
 # --- encoder layer --------------------------------------------------------------------------------
-def _make_encoder(d_model: int, num_heads: int, d_ff: int, output_size: int):
-    """The student's TransformerEncoder with random weights, and torch's layer with the same weights."""
+def _make_encoder(student: Student, d_model: int, num_heads: int, d_ff: int,
+                  output_size: int) -> tuple[Ref, nn.TransformerEncoderLayer]:
+    """The student's TransformerEncoder with random weights (drawn here in the order of its
+    ``named_parameters()``, copied in), and torch's layer with the same weights (read from it as data)."""
     torch.set_default_dtype(torch.float64)
-    encoder = transformer.TransformerEncoder(d_model, num_heads, d_ff, output_size)
-    with torch.no_grad():
-        for p in encoder.parameters():
-            p.copy_(torch.randn(p.shape) * (0.5 if p.dim() == 1 else 1.5 / math.sqrt(p.shape[-1])))
+    encoder = student.module("transformer").TransformerEncoder(d_model, num_heads, d_ff, output_size)
+    values = {name: torch.randn(p.shape) * (0.5 if p.dim() == 1 else 1.5 / math.sqrt(p.shape[-1]))
+              for name, p in encoder.named_parameters()}
+    student.load(encoder, values)
     ref = nn.TransformerEncoderLayer(d_model, num_heads, d_ff, dropout=0.0, activation="relu",
                                      batch_first=True, norm_first=False)
     ref.train()  # the exact math path, not the fused eval-mode kernel
     copy_multi_head_weights(encoder.attention, ref.self_attn)
-    linear_1, linear_2 = encoder.feed_forward[0], encoder.feed_forward[2]
+    feed_forward = encoder.feed_forward
+    linear_1, linear_2 = feed_forward[0], feed_forward[2]
     with torch.no_grad():
         for dst, src in [(ref.linear1, linear_1), (ref.linear2, linear_2), (ref.norm1, encoder.norm_1),
                          (ref.norm2, encoder.norm_2)]:
@@ -112,9 +117,11 @@ def _make_encoder(d_model: int, num_heads: int, d_ff: int, output_size: int):
     return encoder, ref
 
 
-def _reference(encoder, ref, x, mask):
+def _reference(encoder: Ref, ref: nn.TransformerEncoderLayer, x: torch.Tensor,
+               mask: torch.Tensor | None) -> torch.Tensor:
     """torch's encoder layer followed by (a detached copy of) the student's output layer."""
-    W, b = encoder.output_layer.weight.detach(), encoder.output_layer.bias.detach()
+    output_layer = encoder.output_layer
+    W, b = output_layer.weight.detach(), output_layer.bias.detach()
     return ref(x, src_key_padding_mask=mask) @ W.T + b
 
 
@@ -129,24 +136,24 @@ ENCODER_CASES = {"B2_T5_d8_h2_ff16_O3": (2, 5, 8, 2, 16, 3), "B3_T7_d12_h4_ff10_
 @pytest.mark.weight(1, part="3.b")
 @pytest.mark.parametrize("masked", [False, True], ids=["no_mask", "left_padded"])
 @pytest.mark.parametrize("case", list(ENCODER_CASES))
-def test_transformer_encoder_matches_torch(case, masked, from_scratch):
+def test_transformer_encoder_matches_torch(case, masked, student, from_scratch):
     """LayerNorm(x + MHA(x)), then LayerNorm(x + FFN(x)), then the output layer: (B, T, output_size)."""
     B, T, d, h, d_ff, O = ENCODER_CASES[case]
-    encoder, ref = _make_encoder(d, h, d_ff, O)
+    encoder, ref = _make_encoder(student, d, h, d_ff, O)
     x = torch.randn(B, T, d)
     mask = _left_padding_mask(B, T) if masked else None
     expected = _reference(encoder, ref, x, mask).detach()
-    with from_scratch("TransformerEncoder", "attention"), torch.no_grad():
+    with from_scratch("TransformerEncoder", "attention"), student.no_grad():
         out = encoder(x, mask)
     name = f"{case}_{'left_padded' if masked else 'no_mask'}"
     assert_close(out, expected, case=name, what="TransformerEncoder output (B, T, output_size)", **TOL)
 
 
 @pytest.mark.weight(1, part="3.b")
-def test_transformer_encoder_input_gradient_matches_torch(from_scratch):
+def test_transformer_encoder_input_gradient_matches_torch(student, from_scratch):
     """The gradient with respect to the input flows through both residual connections and both norms."""
     B, T, d, h, d_ff, O = ENCODER_CASES["B3_T7_d12_h4_ff10_O2"]
-    encoder, ref = _make_encoder(d, h, d_ff, O)
+    encoder, ref = _make_encoder(student, d, h, d_ff, O)
     x = torch.randn(B, T, d)
     mask = _left_padding_mask(B, T)
     grad_out = torch.randn(B, T, O)
@@ -154,33 +161,34 @@ def test_transformer_encoder_input_gradient_matches_torch(from_scratch):
     (_reference(encoder, ref, x_ref, mask) * grad_out).sum().backward()
     x = x.clone().requires_grad_(True)
     with from_scratch("TransformerEncoder", "attention"):
-        (encoder(x, mask) * grad_out).sum().backward()
-    assert_close(x.grad, x_ref.grad, case="B3_T7_d12_h4_ff10_O2_left_padded", what="gradient of the input x",
+        _, (x_grad, _) = student.backward(encoder, x, mask, grad=grad_out)  # backpropagates (out * grad_out).sum()
+    assert_close(x_grad, x_ref.grad, case="B3_T7_d12_h4_ff10_O2_left_padded", what="gradient of the input x",
                  **TOL)
 
 
 # --- the full model -------------------------------------------------------------------------------
 @pytest.mark.weight(2, part="3.b")
-def test_transformer_model_masks_pad_tokens(from_scratch):
+def test_transformer_model_masks_pad_tokens(student, from_scratch):
     """Transformer: embedding (padding_idx=0) + positional encoding -> encoder, with PAD (id 0) keys masked.
 
     Tolerance 1e-6: the positional table may have been computed in float32.
     """
     vocab, d, h, d_ff, O = 30, 8, 2, 16, 2
     torch.set_default_dtype(torch.float64)
-    model = transformer.Transformer(vocab, d, h, d_ff, O, max_seq_length=64)
-    assert isinstance(model.embedding, nn.Embedding) and model.embedding.padding_idx == 0, (
+    model = student.module("transformer").Transformer(vocab, d, h, d_ff, O, max_seq_length=64)
+    embedding = model.embedding
+    assert student.isinstance(embedding, "torch.nn.Embedding") and embedding.padding_idx == 0, (
         "Transformer.embedding must be nn.Embedding(vocab_size, embedding_size, padding_idx=0)"
     )
-    encoder, ref = _make_encoder(d, h, d_ff, O)
-    model.encoder = encoder
+    encoder, ref = _make_encoder(student, d, h, d_ff, O)
+    model.encoder = encoder  # on the student's side: the model's encoder is now this one
     B, T = 3, 9
     tokens = torch.randint(1, vocab, (B, T))
     tokens[0, :4] = 0  # left padding
     tokens[1, :1] = 0
-    x = model.embedding(tokens).detach() + PE_9_8[:T]  # d = 8, T = 9
+    x = embedding(tokens).detach() + PE_9_8[:T]  # d = 8, T = 9 (the student's word vectors, as data)
     expected = _reference(encoder, ref, x, tokens == 0).detach()
-    with from_scratch("Transformer", "attention"), torch.no_grad():
+    with from_scratch("Transformer", "attention"), student.no_grad():
         out = model(tokens)
     assert_close(out, expected, case="vocab30_d8_h2_ff16_B3_T9_left_padded",
                  what="Transformer output (B, T, O)", atol=1e-6, rtol=1e-6)
