@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from tests.attention_tests import TOL, _make_multi_head, _make_self_attention, torch_self_attention
-from tests.helpers import assert_close
+from tests.helpers import assert_close_at_precision
 
 
 def _mask() -> torch.Tensor:
@@ -48,5 +48,5 @@ def test_fully_padded_sequence_attends_to_nothing(which, student, from_scratch):
     case = f"{which}_B3_T5_d8_sequence_0_all_padding"
     what = "output of the all-padding sequence 0 (zero attention weights: " + (
         "the output is 0)" if which == "SelfAttention" else "the output is W_o(0) = W_o.bias)")
-    assert_close(out[0], expected_padded, case=case, what=what, **TOL)
-    assert_close(out[1:], expected_rest, case=case, what="output of the other sequences", **TOL)
+    assert_close_at_precision(out[0], expected_padded, case=case, what=what, **TOL)
+    assert_close_at_precision(out[1:], expected_rest, case=case, what="output of the other sequences", **TOL)

@@ -2,6 +2,8 @@
 
 The models live on the student's side and are reached through the ``student`` fixture
 (``tests/sandbox.py``); the reference forward pass is computed here from their weights (fetched as data).
+``conv="faster"`` is checked for what cnn.py does with it (it builds a ``conv.FasterConv2d``, and ManualCNN
+writes its filters into it); the values FasterConv2d computes are graded in conv_tests.py only.
 """
 
 from __future__ import annotations
@@ -204,6 +206,78 @@ def test_manual_cnn_forward_is_conv_relu_flatten_linear(student: Student):
         atol=1e-10,
         rtol=1e-10,
     )
+
+
+def stroke_image() -> torch.Tensor:
+    """A synthetic 28x28 "digit" in [0, 1], float64 (no data files): anti-aliased strokes as MNIST's, thin
+    and thick, horizontal, vertical, both diagonals and a ring (every direction), with ends and crossings."""
+    rows, cols = torch.meshgrid(torch.arange(28.0, dtype=torch.float64), torch.arange(28.0, dtype=torch.float64),
+                                indexing="ij")
+    image = torch.zeros(28, 28, dtype=torch.float64)
+    segments = [((4, 3), (4, 13), 1.0), ((3, 17), (12, 17), 1.0), ((6, 5), (13, 12), 1.5),
+                ((13, 20), (21, 12), 1.5), ((22, 3), (22, 14), 3.0), ((15, 24), (25, 24), 3.0)]
+    for (r0, c0), (r1, c1), width in segments:
+        dr, dc = r1 - r0, c1 - c0
+        t = (((rows - r0) * dr + (cols - c0) * dc) / (dr * dr + dc * dc)).clamp(0, 1)
+        distance = ((rows - r0 - t * dr) ** 2 + (cols - c0 - t * dc) ** 2).sqrt()
+        image = torch.maximum(image, (width / 2 + 0.5 - distance).clamp(0, 1))
+    ring = (((rows - 17) ** 2 + (cols - 7) ** 2).sqrt() - 4).abs()
+    image = torch.maximum(image, (1.5 - ring).clamp(0, 1))  # a ring of width 2 around (17, 7), radius 4
+    return image.reshape(1, 1, 28, 28)
+
+
+@pytest.mark.weight(0.5, part="1.c")
+def test_manual_cnn_filters_respond_to_strokes(student: Student):
+    """Every hand-set filter responds to strokes: on a synthetic digit (``stroke_image``), its ReLU(conv + bias)
+    exceeds, somewhere, its value on a blank image (ReLU(bias)).
+
+    Targets a filter whose response is <= 0 on every [0, 1] image (e.g. all weights <= 0): after the ReLU
+    only its bias is left, the same for every image, so fc learns nothing from it."""
+    model = student.module("cnn").ManualCNN()
+    weight, bias = student.module("layers").conv_parameters(model.conv)
+    weight, bias = weight.detach().double(), bias.detach().double()
+    image = stroke_image()
+    on_strokes = F.relu(F.conv2d(image, weight, bias, padding=1))[0]  # (4, 28, 28)
+    on_blank = F.relu(F.conv2d(torch.zeros_like(image), weight, bias, padding=1))[0]
+    for k in range(weight.shape[0]):
+        gain = float((on_strokes[k] - on_blank[k]).max())
+        assert gain > 1e-6, (
+            f"ManualCNN: filter {k} {[[round(v, 3) for v in row] for row in weight[k, 0].tolist()]} with bias "
+            f"{float(bias[k]):.3g} never responds more to "
+            f"strokes than to a blank image (largest gain {gain:.3g} on a synthetic digit with strokes in every "
+            "direction): on images in [0, 1] its response is never above its bias, so after the ReLU it carries "
+            "no information. Give it positive weights where it should see ink (and a bias that lets them through)")
+
+
+# --- conv="faster" ------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("model_class", [
+    pytest.param("CNN", marks=pytest.mark.weight(0.5, part="1.b.i"), id="CNN"),
+    pytest.param("ManualCNN", marks=pytest.mark.weight(0.5, part="1.c"), id="ManualCNN"),
+])
+def test_conv_faster_builds_faster_conv2d(model_class: str, student: Student):
+    """``conv="faster"`` gives a model whose conv is a ``conv.FasterConv2d`` with 4 filters (1, 3, 3) and 4
+    biases; ManualCNN writes the same hand-set filters and biases into it as with ``conv="torch"``, frozen.
+
+    Targets a model that ignores its ``conv`` argument (``nn.Conv2d`` whatever it is asked for). Only the
+    construction of FasterConv2d is needed here; the values it computes are graded in conv_tests.py."""
+    cls = getattr(student.module("cnn"), model_class)
+    conv_parameters = student.module("layers").conv_parameters
+    model = cls(conv="faster")
+    conv = model.conv
+    assert student.isinstance(conv, "conv.FasterConv2d"), (
+        f"{model_class}(conv='faster').conv should be your conv.FasterConv2d, got {type_name(conv)}: build the "
+        "convolution with make_conv(conv, ...), which picks the class the conv argument names")
+    weight, bias = conv_parameters(conv)
+    assert (tuple(weight.shape), tuple(bias.shape)) == ((4, 1, 3, 3), (4,)), (
+        f"{model_class}(conv='faster').conv: expected filters (4, 1, 3, 3) and biases (4,), got "
+        f"{tuple(weight.shape)} and {tuple(bias.shape)}")
+    if model_class == "ManualCNN":
+        torch_weight, torch_bias = conv_parameters(cls(conv="torch").conv)
+        assert torch.equal(weight, torch_weight) and torch.equal(bias, torch_bias), (
+            "ManualCNN(conv='faster'): the conv's filters or biases differ from those of ManualCNN(conv='torch'); "
+            "write the hand-set values through conv_parameters(self.conv), which works for both")
+        assert not weight.requires_grad and not bias.requires_grad, (
+            "ManualCNN(conv='faster'): the conv must be frozen (requires_grad = False on its filters and biases)")
 
 
 # --- with your FasterConv2d (not graded here: FasterConv2d itself is graded in conv_tests) ---------------

@@ -3,6 +3,12 @@
 Everything runs on tiny hand-written reviews; no test reads data/. Your data.py is reached through the
 ``student`` fixture (``tests/sandbox.py``): lists, tuples, dicts and tensors come back as copies; tokenizers
 and datasets stay on your side and are used through references.
+
+One mistake costs the tests of what it breaks, no more: each preprocessing test feeds text that exercises its
+own rule only (lowercase words, single spaces, no punctuation, tags or stopwords unless they are the rule under
+test); the tokenizer tests use word lists; the dataset tests use plain reviews and compare the dataset with what
+YOUR own ``preprocess``, ``BOWTokenizer`` and ``pad_and_truncate`` give (those have their own tests), so they
+judge only the dataset's part: which reviews it keeps, in which order, with which labels and tokenizer.
 """
 
 from __future__ import annotations
@@ -22,10 +28,12 @@ def _check_preprocess(student: Student, text: str, expected: list[str], rule: st
 
 
 # --- preprocessing ---------------------------------------------------------------------------------
+# Each input exercises its own rule only: lowercase words, single spaces, no punctuation, tags or stopwords
+# unless they are the rule under test (so, e.g., split(" ") costs only the whitespace test).
 @pytest.mark.weight(1, part="2.a.iii")
 @pytest.mark.timeout(10)
 def test_preprocess_lowercases(student):
-    _check_preprocess(student, "GREAT Movie, BRILLIANT Cast", ["great", "movie", "brilliant", "cast"],
+    _check_preprocess(student, "GREAT Movie BRILLIANT Cast", ["great", "movie", "brilliant", "cast"],
                       "lowercase every word")
 
 
@@ -34,8 +42,8 @@ def test_preprocess_lowercases(student):
 def test_preprocess_removes_html_tags(student):
     _check_preprocess(
         student,
-        "Loved every minute.<br /><br />Superb acting<br/>plot <i>twists</i>",
-        ["loved", "every", "minute", "superb", "acting", "plot", "twists"],
+        "loved every minute<br />superb acting<br/>plot<i>twists</i>ending",
+        ["loved", "every", "minute", "superb", "acting", "plot", "twists", "ending"],
         "every HTML tag such as <br /> or <i> is replaced by a space",
     )
 
@@ -45,8 +53,9 @@ def test_preprocess_removes_html_tags(student):
 def test_preprocess_removes_punctuation(student):
     _check_preprocess(
         student,
-        'Wow!!! "Great" fun, (really) - a must-see... 10/10; #1 movie?',
-        ["wow", "great", "fun", "really", "must", "see", "10", "10", "1", "movie"],
+        'wow!must-see:great,fun;10/10(really)well-made#1.superb?yes"indeed"ok',
+        ["wow", "must", "see", "great", "fun", "10", "10", "really", "well", "made", "1", "superb", "yes", "indeed",
+         "ok"],
         "every punctuation character except the apostrophe is replaced by a space",
     )
 
@@ -56,7 +65,7 @@ def test_preprocess_removes_punctuation(student):
 def test_preprocess_deletes_apostrophes(student):
     _check_preprocess(
         student,
-        "Didn't like it. Wouldn't watch again; the director's worst",
+        "didn't like wouldn't watch director's worst",
         ["didnt", "like", "wouldnt", "watch", "directors", "worst"],
         "apostrophes are deleted, so \"didn't\" becomes \"didnt\" and \"it's\" becomes the stopword \"its\"",
     )
@@ -67,7 +76,7 @@ def test_preprocess_deletes_apostrophes(student):
 def test_preprocess_drops_stopwords(student):
     _check_preprocess(
         student,
-        "This is one of the best films I have ever seen and it was a joy",
+        "this is one of the best films i have ever seen and it was a joy",
         ["one", "best", "films", "ever", "seen", "joy"],
         "words in data.STOPWORDS are dropped",
     )
@@ -78,8 +87,9 @@ def test_preprocess_drops_stopwords(student):
 def test_preprocess_keeps_negations(student):
     _check_preprocess(
         student,
-        "Not good, no plot, never funny, nor clever. I don't and didn't and can't care",
-        ["not", "good", "no", "plot", "never", "funny", "nor", "clever", "dont", "didnt", "cant", "care"],
+        "not good no plot never funny nor clever dont care didnt cant cannot isnt",
+        ["not", "good", "no", "plot", "never", "funny", "nor", "clever", "dont", "care", "didnt", "cant", "cannot",
+         "isnt"],
         "negations carry the sentiment and are not stopwords",
     )
     kept = {"not", "no", "nor", "never", "cannot", "dont", "didnt", "doesnt", "isnt", "wasnt", "wont"}
@@ -92,29 +102,34 @@ def test_preprocess_keeps_negations(student):
 def test_preprocess_whitespace_and_empty_reviews(student):
     _check_preprocess(student, "  great\tacting\n\nweak   plot  ", ["great", "acting", "weak", "plot"],
                       "split on any run of whitespace, no empty words")
-    _check_preprocess(student, "<br /><br />... It is what it is!!!", [],
-                      "only stopwords, punctuation and tags: nothing left")
+    _check_preprocess(student, " \t\n  ", [], "only whitespace: nothing left, not empty words")
 
 
 # --- tokenizer -----------------------------------------------------------------------------------------
 def _corpus() -> list[list[str]]:
-    """Word counts: good 5, film 4, bad 3, plot 2 (both in one review), dull 1."""
-    return [["good", "film", "bad"], ["good", "film", "plot", "plot"], ["good", "film", "bad"],
-            ["good", "film", "bad", "good", "dull"]]
+    """Word counts: good 5, film 4, bad 3, plot 2, dull 1 -- no ties, and no word twice in one review, so
+    counting reviews instead of occurrences ranks them the same (that mistake has its own test)."""
+    return [["good", "film", "bad", "plot", "dull"], ["good", "film", "bad", "plot"], ["good", "film", "bad"],
+            ["good", "film"], ["good"]]
 
 
 @pytest.mark.weight(1, part="2.a.iii")
 @pytest.mark.timeout(10)
 def test_tokenizer_pad_unk_and_top_k_by_frequency(student):
+    """The vocabulary: PAD, UNK, then the vocab_size - 2 most frequent words, most frequent first. Read from the
+    ids themselves (decode), so encoding unknown words (test_tokenizer_unknown_words_become_unk_not_dropped)
+    is not judged here."""
     tokenizer = student.module("data").BOWTokenizer(vocab_size=5).fit(_corpus())
-    words = ["good", "film", "bad", "plot", "dull", "never_seen"]
-    actual = tokenizer.encode(words)
-    expected = [2, 3, 4, UNK, UNK, UNK]
-    assert actual == expected, (
-        f"BOWTokenizer(vocab_size=5) fitted on counts good 5, film 4, bad 3, plot 2, dull 1: encode({words}) "
-        f"should be {expected} (0 = PAD, 1 = UNK, then the 3 most frequent words, most frequent first), got {actual}"
-    )
     assert len(tokenizer) == 5, f"vocab_size=5 means 5 ids (PAD, UNK and 3 words), got len(tokenizer) = {len(tokenizer)}"
+    vocabulary = tokenizer.decode(list(range(len(tokenizer))))
+    expected = ["<pad>", "<unk>", "good", "film", "bad"]
+    assert vocabulary == expected, (
+        f"BOWTokenizer(vocab_size=5) fitted on counts good 5, film 4, bad 3, plot 2, dull 1: ids 0..4 should be "
+        f"{expected} (0 = PAD, 1 = UNK, then the 3 most frequent words, most frequent first), got {vocabulary}"
+    )
+    words = ["good", "film", "bad"]
+    actual = tokenizer.encode(words)
+    assert actual == [2, 3, 4], f"encode({words}) should be [2, 3, 4] (most frequent first), got {actual}"
     assert tokenizer.decode([PAD, UNK, 2]) == ["<pad>", "<unk>", "good"], "id_to_word must start <pad>, <unk>"
 
 
@@ -129,9 +144,23 @@ def test_tokenizer_small_corpus_keeps_every_word(student):
 
 @pytest.mark.weight(1, part="2.a.iii")
 @pytest.mark.timeout(10)
+def test_tokenizer_counts_occurrences_not_reviews(student):
+    """Frequency is the number of occurrences over all the reviews, not the number of reviews a word appears
+    in (targets ``counts.update(set(words))``)."""
+    docs = [["plot", "plot", "plot"], ["good"], ["good"]]
+    tokenizer = student.module("data").BOWTokenizer(vocab_size=10).fit(docs)
+    actual = tokenizer.encode(["plot", "good"])
+    assert actual == [2, 3], (
+        f"fitted on {docs}: 'plot' occurs 3 times (in one review), 'good' twice (in two reviews): frequency counts "
+        f"occurrences, so encode(['plot', 'good']) should be [2, 3], got {actual}"
+    )
+
+
+@pytest.mark.weight(1, part="2.a.iii")
+@pytest.mark.timeout(10)
 def test_tokenizer_ties_are_alphabetical_and_order_independent(student):
     data = student.module("data")
-    docs = [["zesty", "awful", "meh"], ["meh", "zesty", "awful"], ["top", "top", "top"]]
+    docs = [["zesty", "awful", "meh", "top"], ["meh", "zesty", "awful", "top"], ["top"]]
     expected = {"top": 2, "awful": 3, "meh": 4, "zesty": 5}
     for order in (docs, docs[::-1], [d[::-1] for d in docs]):
         tokenizer = data.BOWTokenizer(vocab_size=10).fit(order)
@@ -145,11 +174,11 @@ def test_tokenizer_ties_are_alphabetical_and_order_independent(student):
 @pytest.mark.weight(1, part="2.a.iii")
 @pytest.mark.timeout(10)
 def test_tokenizer_unknown_words_become_unk_not_dropped(student):
-    tokenizer = student.module("data").BOWTokenizer(vocab_size=10).fit(_corpus())
+    tokenizer = student.module("data").BOWTokenizer(vocab_size=10).fit([["good", "bad"], ["good"]])
     actual = tokenizer.encode(["good", "unseen", "bad", "other"])
-    assert actual == [2, UNK, 4, UNK], (
-        f"encode(['good', 'unseen', 'bad', 'other']): unknown words map to UNK = 1 and are kept; "
-        f"expected [2, 1, 4, 1], got {actual}"
+    assert actual == [2, UNK, 3, UNK], (
+        f"fitted on [['good', 'bad'], ['good']]: encode(['good', 'unseen', 'bad', 'other']): unknown words map to "
+        f"UNK = 1 and are kept; expected [2, 1, 3, 1], got {actual}"
     )
     assert tokenizer.encode([]) == [], "encode([]) should be []"
 
@@ -180,51 +209,74 @@ def test_tokenizer_round_trip_through_a_checkpoint(student, tmp_path):
     ids=["left_pad", "keep_first", "exact", "no_pad", "no_pad_truncate"],
 )
 def test_pad_and_truncate(student, ids, max_len, pad, expected, rule):
-    actual = list(student.module("data").pad_and_truncate(list(ids), max_len, pad=pad))
+    pad_and_truncate = student.module("data").pad_and_truncate
+    actual = list(pad_and_truncate(list(ids), max_len, pad=pad))
+    if not pad and len(ids) > max_len:
+        # WHICH ids are kept is keep_first's rule: here pad=False must truncate exactly as pad=True does.
+        expected = list(pad_and_truncate(list(ids), max_len, pad=True))
+        rule = f"{rule}, the same ids as pad_and_truncate({ids}, {max_len}, pad=True)"
     assert actual == expected, f"pad_and_truncate({ids}, {max_len}, pad={pad}): expected {expected}, got {actual} ({rule})"
 
 
 # --- dataset -----------------------------------------------------------------------------------------------
+# The dataset's own part is which reviews it keeps (min_seq_length, dataset_length, never an empty one), in which
+# order, with which labels, and which tokenizer it uses. Its items are compared with what YOUR preprocess,
+# tokenizer and pad_and_truncate make of the kept reviews: a mistake in those costs their own tests, not these.
 def _reviews() -> list[tuple[str, int]]:
-    """Word counts in lowercase, stopword-free reviews, so any correct preprocessing gives the same words."""
+    """Plain reviews (lowercase words, single spaces, no punctuation, tags or stopwords), so that any
+    preprocessing gives the same words; none of them is empty (test_dataset_never_keeps_an_empty_review owns
+    that rule)."""
     return [
         ("alpha bravo charlie delta echo foxtrot golf hotel", 1),  # 8 words
         ("alpha bravo", 0),  # 2 words
-        ("Alpha, charlie! delta echo", 1),  # 4 words
-        ("<br />", 0),  # nothing left after preprocessing
+        ("alpha charlie delta echo", 1),  # 4 words
         ("bravo charlie delta echo foxtrot", 0),  # 5 words
         ("golf", 1),  # 1 word
     ]
 
 
-def _decoded(dataset: Ref, index: int) -> list[str]:
-    ids, _ = dataset[index]
-    return dataset.tokenizer.decode(ids.tolist())
+def _items(dataset: Ref) -> list[list[int]]:
+    """Every item's ids, in order."""
+    return [dataset[i][0].tolist() for i in range(len(dataset))]
+
+
+def _words(tokenizer: Ref, items: list[list[int]]) -> list[list[str]]:
+    """The items as words, for the messages."""
+    return [tokenizer.decode(ids) for ids in items]
+
+
+def _expected_items(data: Ref, tokenizer: Ref, texts: list[str], max_seq_length: int) -> list[list[int]]:
+    """The items ``texts`` must give, with your own preprocess, ``tokenizer`` and pad_and_truncate."""
+    return [list(data.pad_and_truncate(tokenizer.encode(data.preprocess(text)), max_seq_length)) for text in texts]
+
+
+def _vocabulary(tokenizer: Ref) -> list[str]:
+    return tokenizer.decode(list(range(len(tokenizer))))
 
 
 @pytest.mark.weight(1, part="2.a.iii")
 @pytest.mark.timeout(10)
 def test_dataset_items_are_left_padded_first_tokens(student):
-    dataset = student.module("data").TextClassificationDataset(_reviews(), max_seq_length=6)
-    assert len(dataset) == 5, f"5 of the 6 reviews have words left (the '<br />' one is dropped), got {len(dataset)}"
+    """Every review kept, in order, with its label; each item is its review encoded and passed through
+    pad_and_truncate (whose left padding and truncation are judged by test_pad_and_truncate)."""
+    data = student.module("data")
+    reviews = _reviews()
+    dataset = data.TextClassificationDataset(reviews, max_seq_length=6)
+    assert len(dataset) == 5, f"none of the 5 reviews is empty and min_seq_length=0: all 5 are kept, got {len(dataset)}"
     ids, label = dataset[0]
     assert isinstance(ids, torch.Tensor) and ids.dtype == torch.long and tuple(ids.shape) == (6,), (
         f"an item's ids must be a LongTensor of shape (max_seq_length,) = (6,), got {type(ids).__name__} "
         f"{getattr(ids, 'dtype', '')} {tuple(getattr(ids, 'shape', ()))}"
     )
     assert int(label) == 1, f"item 0's label should be 1, got {label}"
-    expected = {
-        0: ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot"],  # truncated: the first 6 words
-        1: ["<pad>"] * 4 + ["alpha", "bravo"],  # left-padded
-        2: ["<pad>"] * 2 + ["alpha", "charlie", "delta", "echo"],
-        4: ["<pad>"] * 5 + ["golf"],
-    }
-    for index, words in expected.items():
-        actual = _decoded(dataset, index)
-        assert actual == words, (
-            f"item {index} with max_seq_length=6: expected {words}, got {actual} "
-            "(keep the first max_seq_length words; PAD on the left so the last position is a real word)"
-        )
+    tokenizer = dataset.tokenizer
+    expected = _expected_items(data, tokenizer, [text for text, _ in reviews], 6)
+    actual = _items(dataset)
+    assert actual == expected, (
+        "with max_seq_length=6, item i is review i encoded with the dataset's tokenizer and passed through "
+        "pad_and_truncate(ids, 6) (the first 6 words, PAD on the left so the last position is a real word): "
+        f"expected {_words(tokenizer, expected)}, got {_words(tokenizer, actual)}"
+    )
     labels = [int(dataset[i][1]) for i in range(len(dataset))]
     assert labels == [1, 0, 1, 0, 1], f"labels must follow the kept reviews: expected [1, 0, 1, 0, 1], got {labels}"
 
@@ -232,16 +284,15 @@ def test_dataset_items_are_left_padded_first_tokens(student):
 @pytest.mark.weight(1, part="2.a.iii")
 @pytest.mark.timeout(10)
 def test_dataset_min_seq_length_drops_short_reviews(student):
-    dataset = student.module("data").TextClassificationDataset(_reviews(), min_seq_length=4, max_seq_length=5)
-    kept = [_decoded(dataset, i) for i in range(len(dataset))]
-    expected = [
-        ["alpha", "bravo", "charlie", "delta", "echo"],
-        ["<pad>", "alpha", "charlie", "delta", "echo"],
-        ["bravo", "charlie", "delta", "echo", "foxtrot"],
-    ]
-    assert kept == expected, (
-        f"min_seq_length=4 keeps the reviews with at least 4 words (8, 4 and 5 words), in order: expected "
-        f"{expected}, got {kept}"
+    data = student.module("data")
+    reviews = _reviews()
+    dataset = data.TextClassificationDataset(reviews, min_seq_length=4, max_seq_length=5)
+    tokenizer = dataset.tokenizer
+    expected = _expected_items(data, tokenizer, [reviews[i][0] for i in (0, 2, 3)], 5)
+    actual = _items(dataset)
+    assert actual == expected, (
+        f"min_seq_length=4 keeps the reviews with at least 4 words (the ones of 8, 4 and 5 words), in order: expected "
+        f"{_words(tokenizer, expected)}, got {_words(tokenizer, actual)}"
     )
     assert [int(dataset[i][1]) for i in range(len(dataset))] == [1, 1, 0], "labels of the kept reviews: [1, 1, 0]"
 
@@ -249,61 +300,89 @@ def test_dataset_min_seq_length_drops_short_reviews(student):
 @pytest.mark.weight(1, part="2.a.iii")
 @pytest.mark.timeout(10)
 def test_dataset_length_takes_the_first_kept_reviews(student):
+    """dataset_length cuts AFTER the min_seq_length filter: compared with the same dataset without
+    dataset_length (so a min_seq_length mistake costs only test_dataset_min_seq_length_drops_short_reviews)."""
     data = student.module("data")
-    dataset = data.TextClassificationDataset(_reviews(), min_seq_length=4, max_seq_length=5, dataset_length=2)
-    kept = [_decoded(dataset, i) for i in range(len(dataset))]
-    expected = [["alpha", "bravo", "charlie", "delta", "echo"], ["<pad>", "alpha", "charlie", "delta", "echo"]]
+    reviews = _reviews()
+    filtered = data.TextClassificationDataset(reviews, min_seq_length=3, max_seq_length=5)
+    dataset = data.TextClassificationDataset(reviews, min_seq_length=3, max_seq_length=5, dataset_length=2)
+    expected = _words(filtered.tokenizer, _items(filtered))[:2]
+    kept = _words(dataset.tokenizer, _items(dataset))
     assert kept == expected, (
-        f"dataset_length=2 keeps the first 2 of the reviews that pass min_seq_length=4 (filter first, then "
-        f"take the first dataset_length): expected {expected}, got {kept}"
+        "dataset_length=2 keeps the first 2 of the reviews that pass min_seq_length=3 (filter first, then take the "
+        f"first dataset_length), i.e. the first 2 items of the same dataset without dataset_length: expected "
+        f"{expected}, got {kept}"
     )
-    everything = data.TextClassificationDataset(_reviews(), dataset_length=100)
-    assert len(everything) == 5, f"dataset_length larger than the data keeps all 5 non-empty reviews, got {len(everything)}"
+    labels = [int(dataset[i][1]) for i in range(len(dataset))]
+    expected_labels = [int(filtered[i][1]) for i in range(min(2, len(filtered)))]
+    assert labels == expected_labels, f"labels of the kept reviews: expected {expected_labels}, got {labels}"
+    everything = data.TextClassificationDataset(reviews, dataset_length=100)
+    assert len(everything) == 5, f"dataset_length larger than the data keeps all 5 reviews, got {len(everything)}"
 
 
 @pytest.mark.weight(1, part="2.a.iii")
 @pytest.mark.timeout(10)
 def test_dataset_never_keeps_an_empty_review(student):
-    reviews = [("the and of", 1), ("<br />!!!", 0), ("bravo", 1)]
-    dataset = student.module("data").TextClassificationDataset(reviews, max_seq_length=4)
-    assert len(dataset) == 1, (
-        f"reviews with no words left after preprocessing are dropped even with min_seq_length=0 (their last "
-        f"position would be PAD); expected 1 item, got {len(dataset)}"
+    """The one test of "a review with no words left after preprocessing is dropped, even with min_seq_length=0"
+    (targets ``len(words) >= min_seq_length`` alone). Which reviews are empty is what YOUR preprocess returns
+    (its own tests judge it); max_seq_length=1 keeps padding and truncation out of it."""
+    data = student.module("data")
+    reviews = [("bravo", 1), ("", 0), ("charlie delta", 1), ("the and of", 0), ("<br />!!!", 0), (" \n ", 0),
+               ("echo", 1)]
+    words = [data.preprocess(text) for text, _ in reviews]
+    empty = [text for (text, _), w in zip(reviews, words) if len(w) == 0]
+    expected = [label for (_, label), w in zip(reviews, words) if len(w) > 0]
+    dataset = data.TextClassificationDataset(reviews, max_seq_length=1)
+    labels = [int(dataset[i][1]) for i in range(len(dataset))]
+    assert labels == expected, (
+        f"reviews with no words left after preprocessing ({empty}) are dropped even with min_seq_length=0 (their "
+        f"sequence would be all PAD): expected {len(expected)} items with labels {expected}, got {len(labels)} "
+        f"with labels {labels}"
     )
-    ids, _ = dataset[0]
-    assert int(ids[-1]) != PAD, f"the last position must be a real word, got ids {ids.tolist()}"
+    for i in range(len(dataset)):
+        ids, _ = dataset[i]
+        assert int(ids[-1]) != PAD, f"item {i}: the last position must be a real word, got ids {ids.tolist()}"
 
 
 @pytest.mark.weight(1, part="2.a.iii")
 @pytest.mark.timeout(10)
 def test_dataset_fits_a_tokenizer_on_its_reviews_only(student):
+    """The dataset's tokenizer: a new BOWTokenizer(vocab_size) fitted on ALL its reviews, or the one given, as it is.
+    Compared with your own BOWTokenizer fitted on the reviews (the tokenizer tests judge the fitting itself)."""
     data = student.module("data")
-    train = data.TextClassificationDataset(_reviews(), vocab_size=4, max_seq_length=8)
-    vocabulary = train.tokenizer.decode(list(range(len(train.tokenizer))))
-    assert vocabulary == ["<pad>", "<unk>", "alpha", "bravo"], (
-        "a dataset without a tokenizer fits BOWTokenizer(vocab_size=4) on its own reviews (alpha, bravo, charlie, "
-        f"delta and echo appear 3 times each): expected ['<pad>', '<unk>', 'alpha', 'bravo'], got {vocabulary}"
+    reviews = _reviews()
+    all_words = [data.preprocess(text) for text, _ in reviews]
+    train = data.TextClassificationDataset(reviews, vocab_size=4, max_seq_length=8)
+    vocabulary = _vocabulary(train.tokenizer)
+    expected = _vocabulary(data.BOWTokenizer(vocab_size=4).fit(all_words))
+    assert vocabulary == expected, (
+        "a dataset without a tokenizer fits BOWTokenizer(vocab_size=4) on its own reviews: expected the vocabulary "
+        f"of BOWTokenizer(vocab_size=4).fit(<its preprocessed reviews>), {expected} (['<pad>', '<unk>', 'alpha', "
+        f"'bravo']: alpha..echo appear 3 times each), got {vocabulary}"
     )
-    test = data.TextClassificationDataset([("zulu yankee alpha", 1), ("xray", 0)], tokenizer=train.tokenizer,
-                                     max_seq_length=3)
-    actual = [_decoded(test, 0), _decoded(test, 1)]
-    expected = [["<unk>", "<unk>", "alpha"], ["<pad>", "<pad>", "<unk>"]]
-    assert actual == expected, (
+    texts = ["zulu yankee alpha", "xray"]
+    test = data.TextClassificationDataset([(texts[0], 1), (texts[1], 0)], tokenizer=train.tokenizer, max_seq_length=3)
+    assert _vocabulary(test.tokenizer) == vocabulary, (
         "a dataset given the training tokenizer must use it as it is (never refit it on validation or test "
-        f"reviews): words seen only in the test reviews map to UNK; expected {expected}, got {actual}"
+        f"reviews): expected the vocabulary {vocabulary}, got {_vocabulary(test.tokenizer)}"
     )
-    assert train.tokenizer.decode(list(range(4))) == vocabulary, (
-        "the test set must not change the training tokenizer"
+    expected_items = _expected_items(data, train.tokenizer, texts, 3)
+    actual = _items(test)
+    assert actual == expected_items, (
+        "a dataset given the training tokenizer encodes with it: words seen only in the test reviews map to UNK; "
+        f"expected {_words(train.tokenizer, expected_items)}, got {_words(train.tokenizer, actual)}"
     )
+    assert _vocabulary(train.tokenizer) == vocabulary, "the test set must not change the training tokenizer"
     # The vocabulary belongs to the training reviews, not to a length bucket: fit on all of them, then filter.
-    # All six reviews: alpha..echo 3 times each -> alpha first; the three kept by min_seq_length=4 alone:
+    # All five reviews: alpha..echo 3 times each -> alpha first; the three kept by min_seq_length=4 alone:
     # alpha and bravo twice, charlie, delta and echo 3 times -> charlie first.
-    long_only = data.TextClassificationDataset(_reviews(), vocab_size=3, min_seq_length=4, max_seq_length=8)
-    vocabulary = long_only.tokenizer.decode(list(range(len(long_only.tokenizer))))
-    assert vocabulary == ["<pad>", "<unk>", "alpha"], (
+    long_only = data.TextClassificationDataset(reviews, vocab_size=3, min_seq_length=4, max_seq_length=8)
+    vocabulary = _vocabulary(long_only.tokenizer)
+    expected = _vocabulary(data.BOWTokenizer(vocab_size=3).fit(all_words))
+    assert vocabulary == expected, (
         "fit the tokenizer on ALL the reviews given, before min_seq_length drops the short ones (BOWTokenizer("
         "vocab_size=3), min_seq_length=4: alpha..echo appear 3 times each in all the reviews, but in the 3 kept "
-        f"ones charlie, delta and echo lead): expected ['<pad>', '<unk>', 'alpha'], got {vocabulary}"
+        f"ones charlie, delta and echo lead): expected {expected}, got {vocabulary}"
     )
 
 

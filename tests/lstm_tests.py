@@ -4,18 +4,26 @@ torch stacks the four gates' weights as rows of ``weight_ih_l0`` (4H, D) and ``w
 the order input i, forget f, cell candidate g (the handout's C~), output o, and multiplies by their
 transposes: so W_xi = weight_ih_l0[0:H].T, W_xf = weight_ih_l0[H:2H].T, W_xc = weight_ih_l0[2H:3H].T,
 W_xo = weight_ih_l0[3H:4H].T (likewise W_h*), and b_i + b_f + ... = bias_ih + bias_hh. The reference output
-is torch's hidden states times the same output layer. Float64, random inputs, random weights and biases,
-and the student's code runs under the from-scratch guard, on the student's side (``student`` fixture): the
-layer's weights come back as data and the reference runs here.
+is torch's hidden states times the same output layer. The value tests run in float64 on random inputs and
+random weights and biases and judge the output at the precision of the dtype it comes back in; the student's
+code runs under the from-scratch guard, on the student's side (``student`` fixture): the layer's weights come
+back as data and the reference runs here.
+
+A few small tests check what training relies on besides the values: the layer follows its input's dtype
+(``.double()``, ``.float()``) and device (the ``meta`` device stands in for a GPU), and each call starts
+from h_0 = C_0 = 0 whatever was called before.
 """
 
 from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
 
 import pytest
 import torch
 from torch import nn
 
-from tests.helpers import assert_close, assert_gradients_match, make_random_layer, run_reference
+from tests.helpers import assert_close_at_precision, assert_gradients_match, make_random_layer, run_reference
 from tests.sandbox import Ref, Student
 
 # (B, T, D, H, O); D != H so that swapping W_x* and W_h* cannot go unnoticed
@@ -24,20 +32,28 @@ CASES = {
     "B2_T11_D7_H3_O4": (2, 11, 7, 3, 4),
     "B1_T1_D3_H6_O3": (1, 1, 3, 6, 3),
 }
+SMALL = (3, 5, 4, 3, 2)  # the robustness tests' shapes
 TORCH_GATE_ORDER = ("i", "f", "c", "o")  # torch's i, f, g, o
 PARAMETERS = tuple(f"{kind}{g}" for g in "ifoc" for kind in ("W_x", "W_h", "b_")) + ("W_hy", "b_y")
+TOL = {"atol": 1e-10, "rtol": 1e-8}  # for a float64 output; a float32 one is judged at float32 precision
+H0_HINT = ("Create every tensor forward makes (h_0, C_0, any buffer) like the input: x.new_zeros(B, H), "
+           "or torch.zeros(B, H, dtype=x.dtype, device=x.device); torch.zeros(B, H) alone is in the "
+           "default dtype on the CPU, whatever the input.")
+STATE_HINT = ("Every call starts from h_0 = C_0 = 0 of the new batch's size (B, H): do not keep the hidden "
+              "state or the memory cell (or a zero state) on self from one call to the next.")
 
 
-def _make_layer(student: Student, D: int, H: int, O: int) -> Ref:
-    """A float64 lstm.LSTMLayer with random weights AND biases (on the student's side)."""
+def _make_layer(student: Student, D: int, H: int, O: int, dtype: torch.dtype = torch.float64) -> Ref:
+    """An lstm.LSTMLayer with random weights AND biases (on the student's side), built with ``dtype`` as the
+    default dtype (which stays the tests' default dtype afterwards)."""
     shapes = {"W_hy": (H, O), "b_y": (O,)}
     for g in "ifoc":
         shapes.update({f"W_x{g}": (D, H), f"W_h{g}": (H, H), f"b_{g}": (H,)})
-    return make_random_layer(student, "lstm.LSTMLayer", D, H, O, shapes)
+    return make_random_layer(student, "lstm.LSTMLayer", D, H, O, shapes, dtype=dtype)
 
 
 def _torch_reference(layer: Ref, x: torch.Tensor, grad_out: torch.Tensor):
-    """Output and gradients of nn.LSTM (weights copied from ``layer``) + the same output layer."""
+    """Output and gradients of nn.LSTM in float64 (weights copied from ``layer``) + the same output layer."""
     w = {f"{kind}{g}": getattr(layer, f"{kind}{g}") for g in TORCH_GATE_ORDER for kind in ("W_x", "W_h", "b_")}
     D, H = w["W_xi"].shape  # each attribute comes back as a copy: fetched once above
     ref = nn.LSTM(D, H, batch_first=True, dtype=torch.float64)
@@ -55,6 +71,24 @@ def _torch_reference(layer: Ref, x: torch.Tensor, grad_out: torch.Tensor):
     return y, grads
 
 
+@contextlib.contextmanager
+def _hint(text: str) -> Iterator[None]:
+    """An error raised by the student's code in this block gets ``text`` as a note (what to change)."""
+    try:
+        yield
+    except Exception as error:
+        if getattr(error, "todo", None) is None and hasattr(error, "add_note"):  # add_note: Python >= 3.11
+            error.add_note(text)  # a starter TODO keeps its one-line report
+        raise
+
+
+def _kind(out: object) -> str:
+    """"a float32 tensor on cpu", or the type's name: what a robustness test got back, in its message."""
+    if isinstance(out, torch.Tensor):
+        return f"a {str(out.dtype).removeprefix('torch.')} tensor on {out.device.type}"
+    return f"a {type(out).__name__}"
+
+
 @pytest.mark.weight(1, part="2.c.iii")
 @pytest.mark.parametrize("case", list(CASES))
 def test_lstm_layer_output_matches_torch(case, student, from_scratch):
@@ -65,7 +99,7 @@ def test_lstm_layer_output_matches_torch(case, student, from_scratch):
     expected, _ = _torch_reference(layer, x, torch.ones(B, T, O))
     with from_scratch("LSTMLayer", "rnn"), student.no_grad():
         out = layer(x)
-    assert_close(out, expected, case=case, what="LSTMLayer output (B, T, O)", atol=1e-10, rtol=1e-8)
+    assert_close_at_precision(out, expected, case=case, what="LSTMLayer output (B, T, O)", **TOL)
 
 
 @pytest.mark.weight(1, part="2.c.iii")
@@ -79,8 +113,86 @@ def test_lstm_layer_gradients_match_torch(case, student, from_scratch):
     _, expected = _torch_reference(layer, x, grad_out)
     x = x.clone().requires_grad_(True)
     with from_scratch("LSTMLayer", "rnn"):  # layer(x), then (layer(x) * grad_out).sum().backward()
-        _, (x_grad,) = student.backward(layer, x, grad=grad_out)
-    assert_gradients_match(layer, x_grad, PARAMETERS, expected, case=case, atol=1e-10, rtol=1e-8)
+        out, (x_grad,) = student.backward(layer, x, grad=grad_out)
+    assert_gradients_match(layer, x_grad, PARAMETERS, expected, case=case, output=out, **TOL)
+
+
+@pytest.mark.weight(0.25, part="2.c.iii")
+def test_lstm_layer_follows_a_float64_input(student, from_scratch):
+    """Default dtype float32, the layer built, then ``.double()``: a float64 input gives a float64 output
+    with the right values. Targets h_0 = C_0 = torch.zeros(B, H) (float32 whatever the input's dtype)."""
+    B, T, D, H, O = SMALL
+    case = "float32_layer.double()_float64_input"
+    layer = _make_layer(student, D, H, O, dtype=torch.float32)  # the default dtype stays float32
+    layer.double()
+    x = torch.randn(B, T, D, dtype=torch.float64)
+    expected, _ = _torch_reference(layer, x, torch.ones(B, T, O))
+    with _hint(H0_HINT):
+        with from_scratch("LSTMLayer", "rnn"), student.no_grad():
+            out = layer(x)
+        assert isinstance(out, torch.Tensor) and out.dtype == torch.float64, (
+            f"[{case}] LSTMLayer converted with .double() returned {_kind(out)} for a float64 input, "
+            "expected float64")
+        assert_close_at_precision(out, expected, case=case, what="LSTMLayer output (B, T, O)", **TOL)
+
+
+@pytest.mark.weight(0.25, part="2.c.iii")
+def test_lstm_layer_follows_a_float32_input(student, from_scratch):
+    """Default dtype float64, the layer converted with ``.float()``: a float32 input gives a float32 output
+    with the right values (at float32 precision). Targets h_0 = C_0 = torch.zeros(B, H) (in the default
+    dtype)."""
+    B, T, D, H, O = SMALL
+    case = "float64_layer.float()_float32_input"
+    layer = _make_layer(student, D, H, O)  # the default dtype stays float64
+    layer.float()
+    x = torch.randn(B, T, D, dtype=torch.float32)
+    expected, _ = _torch_reference(layer, x, torch.ones(B, T, O))
+    with _hint(H0_HINT):
+        with from_scratch("LSTMLayer", "rnn"), student.no_grad():
+            out = layer(x)
+        assert isinstance(out, torch.Tensor) and out.dtype == torch.float32, (
+            f"[{case}] LSTMLayer converted with .float() returned {_kind(out)} for a float32 input, "
+            "expected float32")
+        assert_close_at_precision(out, expected, case=case, what="LSTMLayer output (B, T, O)", **TOL)
+
+
+@pytest.mark.weight(0.25, part="2.c.iii")
+def test_lstm_layer_runs_on_the_input_device(student, from_scratch):
+    """Moved to another device with ``.to(...)``, the layer runs an input on that device and returns a tensor
+    there, of shape (B, T, O). The ``meta`` device (shapes, no values) stands in for a GPU, which
+    train_imdb.py picks first. Targets h_0 = C_0 = torch.zeros(B, H) (on the CPU whatever the input's
+    device)."""
+    B, T, D, H, O = SMALL
+    case = f"meta_device_B{B}_T{T}_D{D}_H{H}_O{O}"
+    layer = _make_layer(student, D, H, O)
+    layer.to("meta")
+    x = torch.empty(B, T, D, device="meta")
+    with _hint(H0_HINT):
+        with from_scratch("LSTMLayer", "rnn"), student.no_grad():
+            out = layer(x)
+        assert isinstance(out, torch.Tensor) and out.is_meta, (
+            f"[{case}] LSTMLayer moved to the meta device returned {_kind(out)} for an input on the meta "
+            "device, expected a tensor on the input's device")
+    assert tuple(out.shape) == (B, T, O), (
+        f"[{case}] LSTMLayer output: expected shape {(B, T, O)}, got {tuple(out.shape)}")
+
+
+@pytest.mark.weight(0.5, part="2.c.iii")
+def test_lstm_layer_starts_each_call_from_zero(student, from_scratch):
+    """Called on a batch, then on another batch of another size (B and T), the layer gives the second batch's
+    output from h_0 = C_0 = 0. Targets a state carried over between calls (the last h_t and C_t kept on self
+    as the next call's h_0 and C_0, or a zero state kept for the first batch's size)."""
+    _, _, D, H, O = SMALL
+    case = "B3_T6_then_B2_T4"
+    layer = _make_layer(student, D, H, O)
+    first, second = torch.randn(3, 6, D), torch.randn(2, 4, D)
+    expected, _ = _torch_reference(layer, second, torch.ones(2, 4, O))
+    with _hint(STATE_HINT):
+        with from_scratch("LSTMLayer", "rnn"), student.no_grad():
+            layer(first)
+            out = layer(second)
+        what = "LSTMLayer output for the second batch (B, T, O)"
+        assert_close_at_precision(out, expected, case=case, what=what, **TOL)
 
 
 @pytest.mark.weight(1, part="2.c.iii")
@@ -101,4 +213,4 @@ def test_lstm_model_embeds_then_runs_the_layer(student, from_scratch):
     expected, _ = _torch_reference(layer, embedding(tokens), torch.ones(3, 9, O))
     with from_scratch("LSTM", "rnn"), student.no_grad():
         out = model(tokens)
-    assert_close(out, expected, case="vocab20_E6_H5_O2", what="LSTM output (B, T, O)", atol=1e-10, rtol=1e-8)
+    assert_close_at_precision(out, expected, case="vocab20_E6_H5_O2", what="LSTM output (B, T, O)", **TOL)

@@ -479,14 +479,23 @@ class LocalBackend(Backend):
     def __init__(self) -> None:
         self.interpreter = Interpreter()
         self.options = {}
+        self.rng = torch.get_rng_state()  # the student's side's own random state, as in a separate process
 
     def request(self, op: str, *args: Any) -> Any:
         sent = Encoded(None)
         value = encode(list(args), sent, self._ref_to_handle)
-        decoded = decode(value, sent.tensors, self.interpreter.from_ref)
-        result = self.interpreter.run(op, decoded, self._options())
-        back = Encoded(None)
-        value = encode(result, back, self.interpreter.to_ref)
+        options = self._options()
+        tests_rng, tests_dtype = torch.get_rng_state(), torch.get_default_dtype()
+        torch.set_rng_state(self.rng)  # the test's random draws do not depend on what the student's code draws
+        try:
+            decoded = decode(value, sent.tensors, self.interpreter.from_ref)
+            result = self.interpreter.run(op, decoded, options)
+            back = Encoded(None)
+            value = encode(result, back, self.interpreter.to_ref)
+        finally:
+            self.rng = torch.get_rng_state()
+            torch.set_rng_state(tests_rng)
+            torch.set_default_dtype(tests_dtype)
         return decode(value, back.tensors, self._handle_to_ref)
 
     def _ref_to_handle(self, value: Any) -> dict:

@@ -3,6 +3,12 @@
 The expected numbers are computed here independently of torch's autograd and optimizers: softmax
 regression (one linear layer) has the closed-form gradient (softmax(z) - onehot(y)) x / B.
 
+One mistake costs the tests of what it breaks, no more: ``train`` and ``test`` (given) add up what YOUR
+``count_correct`` returns, so their accuracies are compared with your own ``count_correct`` on the right logits
+(``test_count_correct`` judges it); the sequence-model test uses your own ``last_time_step`` (judged by
+``test_last_time_step_selects_the_last_step``) and one step before any update (the gradient bookkeeping is
+``test_train_history_and_weights``'s).
+
 Your functions are reached through the ``student`` fixture (``tests/sandbox.py``): the models, optimizers and
 losses they receive are built on your side (the toy models are in ``tests/toys.py``); the batches are sent
 as lists of ``(inputs, labels)`` tuples of tensors.
@@ -47,6 +53,42 @@ def sgd(student: Student, model: Ref, lr: float) -> Ref:
     return student.module("torch.optim").SGD(model.parameters(), lr=lr)
 
 
+def logits_of(w: torch.Tensor, b: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """x w^T + b (float64), in plain Python."""
+    return torch.tensor(
+        [[sum(float(w[c, j]) * float(x[i, j]) for j in range(w.shape[1])) + float(b[c]) for c in range(w.shape[0])]
+         for i in range(x.shape[0])],
+        dtype=torch.float64,
+    )
+
+
+def mean_cross_entropy(logits: torch.Tensor, y: torch.Tensor) -> float:
+    """The mean cross-entropy of (B, C) logits, in plain Python."""
+    total = 0.0
+    for i in range(len(y)):
+        z = [float(v) for v in logits[i]]
+        top = max(z)
+        total -= z[int(y[i])] - top - math.log(sum(math.exp(v - top) for v in z))
+    return total / len(y)
+
+
+def accuracy_by(count_correct: Ref, pairs: list[tuple[torch.Tensor, torch.Tensor]]) -> float:
+    """The accuracy train() and test() report over batches with these (logits, labels): what YOUR count_correct
+    returns, added up over the batches as they do, over the number of examples (so a count_correct mistake, e.g.
+    a tensor instead of an int, costs test_count_correct only)."""
+    total = 0
+    for z, y in pairs:
+        total += count_correct(z, y)
+    return as_number(total / sum(len(y) for _, y in pairs))
+
+
+def as_number(value: object) -> object:
+    """A one-element tensor as a float (what test() returns when count_correct returns a tensor); else as is."""
+    if isinstance(value, torch.Tensor) and value.numel() == 1:
+        return float(value)
+    return value
+
+
 def softmax_regression(w: torch.Tensor, b: torch.Tensor, x: torch.Tensor, y: torch.Tensor):
     """(mean cross-entropy, number correct, grad_w, grad_b), by the textbook formulas in plain Python."""
     n, classes = len(y), w.shape[0]
@@ -76,12 +118,16 @@ def softmax_regression(w: torch.Tensor, b: torch.Tensor, x: torch.Tensor, y: tor
 
 
 def expected_sgd_run(lr: float, epochs: int):
-    """What train() must record for plain SGD over the batches above, in order."""
+    """What train() must record for plain SGD over the batches above, in order; also, per epoch, the
+    (logits, labels) of every training batch (before its step) and of the validation batches (after the epoch)."""
     w, b = W0.clone(), B0.clone()
-    out = {"step_loss": [], "train_loss": [], "train_accuracy": [], "val_loss": [], "val_accuracy": []}
+    out = {"step_loss": [], "train_loss": [], "train_accuracy": [], "val_loss": [], "val_accuracy": [],
+           "train_logits": [], "val_logits": []}
     for _ in range(epochs):
         loss_sum, correct_sum = 0.0, 0
+        out["train_logits"].append([])
         for xb, yb in batches(X_TRAIN, Y_TRAIN):
+            out["train_logits"][-1].append((logits_of(w, b, xb), yb))
             loss, correct, gw, gb = softmax_regression(w, b, xb, yb)
             out["step_loss"].append(loss)
             loss_sum += loss * len(yb)
@@ -92,6 +138,7 @@ def expected_sgd_run(lr: float, epochs: int):
         val_loss, val_correct, _, _ = softmax_regression(w, b, X_VAL, Y_VAL)
         out["val_loss"].append(val_loss)
         out["val_accuracy"].append(val_correct / len(Y_VAL))
+        out["val_logits"].append([(logits_of(w, b, xb), yb) for xb, yb in batches(X_VAL, Y_VAL)])
     return out, w, b
 
 
@@ -154,30 +201,37 @@ def test_last_time_step_keeps_2d_logits(student):  # not graded: the given code 
 @pytest.mark.weight(1, part="2.a.iv")
 @pytest.mark.timeout(30)
 def test_train_and_test_use_the_last_time_step(student):
+    """train_step (and test) classify a sequence model's (B, T, C) outputs at the last time step, through
+    last_time_step (targets ``logits = model(inputs)`` in train_step: every time step fed to the loss).
+
+    Judged with YOUR last_time_step and count_correct (their own tests judge them) and on the training step's loss,
+    measured before the step changes the weights (the update is test_train_history_and_weights's). B = T = 4,
+    so that even a last_time_step that picks the wrong (B, C) rows gives logits the loss accepts."""
     train_test = student.module("train_test")
-    expected, _, _ = expected_sgd_run(lr=0.5, epochs=1)
     model = student.module("tests.toys").LastStepIsTheAnswer(W0, B0)
-    val_loss, val_accuracy = train_test.test(
-        model, batches(as_sequences(X_VAL), Y_VAL), cross_entropy(student), "cpu", progress=False
-    )
-    initial_loss, initial_correct, _, _ = softmax_regression(W0, B0, X_VAL, Y_VAL)
-    close(val_loss, initial_loss, "test() on a sequence model: loss of the last time step's logits")
-    close(
-        val_accuracy,
-        initial_correct / len(Y_VAL),
-        "test() on a sequence model: accuracy of the last time step",
-    )
-    history = train_test.train(
-        model,
-        batches(as_sequences(X_TRAIN), Y_TRAIN),
-        None,
-        sgd(student, model, lr=0.5),
-        cross_entropy(student),
-        1,
-        "cpu",
-        progress=False,
-    )
-    close_lists(history["step_loss"], expected["step_loss"], "train() on a sequence model: step_loss")
+    criterion = cross_entropy(student)
+
+    def selected(x: torch.Tensor) -> torch.Tensor:
+        logits = train_test.last_time_step(model(x))
+        assert isinstance(logits, torch.Tensor) and tuple(logits.shape) == (x.shape[0], 3), (
+            f"last_time_step must turn the (B, T, C) = {tuple(x.shape[:2]) + (3,)} outputs into (B, C) logits, "
+            f"got {tuple(getattr(logits, 'shape', ()))}"
+        )
+        return logits.detach()
+
+    x_val = as_sequences(X_VAL)  # (4, 4, 2)
+    val_logits = selected(x_val)
+    val_loss, val_accuracy = train_test.test(model, [(x_val, Y_VAL)], criterion, "cpu", progress=False)
+    close(val_loss, mean_cross_entropy(val_logits, Y_VAL),
+          "test() on a sequence model: the loss of last_time_step(outputs)")
+    close(as_number(val_accuracy), accuracy_by(train_test.count_correct, [(val_logits, Y_VAL)]),
+          "test() on a sequence model: the accuracy of last_time_step(outputs)")
+
+    x_train, y_train = as_sequences(X_TRAIN[:4]), Y_TRAIN[:4]  # (4, 4, 2)
+    expected = mean_cross_entropy(selected(x_train), y_train)
+    loss, _ = train_test.train_step(model, x_train, y_train, sgd(student, model, lr=0.5), criterion)
+    close(loss, expected, "train_step() on a sequence model: the batch's loss must be that of last_time_step("
+                          "model(inputs)), the logits at the last time step (B, C), not all the (B, T, C) outputs")
 
 
 # --- 1(b): the training step and the loss / accuracy bookkeeping ------------------------------------------
@@ -187,22 +241,34 @@ def test_count_correct(student):
         [[2.0, 1.0, 0.0], [0.0, 3.0, 1.0], [0.5, 0.2, 0.9], [1.0, 0.0, -1.0], [0.0, 0.0, 4.0]]
     )
     labels = torch.tensor([0, 1, 1, 2, 2])  # predictions 0, 1, 2, 0, 2: three correct
-    result = student.module("train_test").count_correct(logits, labels)
+    count_correct = student.module("train_test").count_correct
+    result = count_correct(logits, labels)
     assert isinstance(result, int) and result == 3, (
         f"count_correct: predictions (argmax over classes) [0, 1, 2, 0, 2] vs labels [0, 1, 1, 2, 2]: "
         f"expected the int 3, got {result!r}"
+    )
+    # each row's own argmax: a softmax over the batch (dim=0) first would predict class 1 for the second row
+    logits = torch.tensor([[5.0, 0.0], [4.0, 1.0]])
+    result = count_correct(logits, torch.tensor([0, 0]))
+    assert isinstance(result, int) and result == 2, (
+        f"count_correct: logits [[5, 0], [4, 1]] predict (argmax over the classes of each row) [0, 0] vs labels "
+        f"[0, 0]: expected the int 2, got {result!r}"
     )
 
 
 @pytest.mark.weight(2, part="1.b.ii")
 def test_test_returns_mean_loss_and_accuracy(student):
+    train_test = student.module("train_test")
     model = linear_model(student)
-    loss, accuracy = student.module("train_test").test(
+    loss, accuracy = train_test.test(
         model, batches(X_TRAIN, Y_TRAIN), cross_entropy(student), "cpu", progress=False
     )
-    expected_loss, expected_correct, _, _ = softmax_regression(W0, B0, X_TRAIN, Y_TRAIN)
+    expected_loss, _, _, _ = softmax_regression(W0, B0, X_TRAIN, Y_TRAIN)
+    expected_accuracy = accuracy_by(train_test.count_correct,
+                                    [(logits_of(W0, B0, x), y) for x, y in batches(X_TRAIN, Y_TRAIN)])
     close(loss, expected_loss, "test(): mean cross-entropy over the 5 examples (batches of 2, 2, 1)")
-    close(accuracy, expected_correct / 5, "test(): accuracy as a fraction of the 5 examples")
+    close(as_number(accuracy), expected_accuracy,
+          "test(): accuracy as a fraction of the 5 examples (count_correct summed over the batches)")
     assert_close(
         model.weight, W0, case="test() on a linear model", what="weights (test() must not train)", atol=0
     )
@@ -213,9 +279,13 @@ def test_test_returns_mean_loss_and_accuracy(student):
 def test_train_history_and_weights(student):
     lr, epochs = 0.5, 2
     expected, w, b = expected_sgd_run(lr, epochs)
+    train_test = student.module("train_test")
+    # the accuracies train() reports are your count_correct's, summed: judged given it (test_count_correct's job)
+    train_accuracy = [accuracy_by(train_test.count_correct, pairs) for pairs in expected["train_logits"]]
+    val_accuracy = [accuracy_by(train_test.count_correct, pairs) for pairs in expected["val_logits"]]
     model = linear_model(student)
     optimizer = sgd(student, model, lr=lr)
-    history = student.module("train_test").train(
+    history = train_test.train(
         model,
         batches(X_TRAIN, Y_TRAIN),
         batches(X_VAL, Y_VAL),
@@ -234,9 +304,9 @@ def test_train_history_and_weights(student):
         expected["train_loss"],
         f"{case}: train_loss (per epoch, mean over examples: weight each batch by its size)",
     )
-    close_lists(history["train_accuracy"], expected["train_accuracy"], f"{case}: train_accuracy (per epoch)")
+    close_lists(history["train_accuracy"], train_accuracy, f"{case}: train_accuracy (per epoch)")
     close_lists(history["val_loss"], expected["val_loss"], f"{case}: val_loss (after each epoch)")
-    close_lists(history["val_accuracy"], expected["val_accuracy"], f"{case}: val_accuracy (after each epoch)")
+    close_lists(history["val_accuracy"], val_accuracy, f"{case}: val_accuracy (after each epoch)")
     assert_close(
         model.weight,
         w,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from tests.helpers import assert_close
+from tests.helpers import assert_close_at_precision
 
 
 def formula_positional_encoding(max_seq_length: int, d_model: int) -> torch.Tensor:
@@ -28,5 +28,5 @@ def test_positional_encoding_whole_table(max_len, d_model, student):
     """Every entry of the table equals the formula (tolerance 1e-4: angles computed in float32 are fine)."""
     torch.set_default_dtype(torch.float64)
     pe = student.module("transformer").positional_encoding(max_len, d_model)
-    assert_close(pe, formula_positional_encoding(max_len, d_model), case=f"L{max_len}_d{d_model}",
+    assert_close_at_precision(pe, formula_positional_encoding(max_len, d_model), case=f"L{max_len}_d{d_model}",
                  what="positional_encoding(max_len, d_model), every entry", atol=1e-4, rtol=0)

@@ -1,4 +1,4 @@
-"""The mutant catalog: real student mistakes that the graded tests must catch.
+"""Stage: check (grader accuracy). The mutant catalog: real student mistakes that the graded tests must catch.
 
 A mutant is a small, named change to ONE function of a student module of the reference: the exact
 text ``find`` (which must occur exactly once in that function, and only in the lines students write --
@@ -26,6 +26,21 @@ MODULES: tuple[str, ...] = ("conv", "cnn", "train_test", "rnn", "lstm", "data", 
 _NAME = re.compile(r"^[a-z_]+\.[A-Za-z0-9_]+$")
 
 
+@dataclass(frozen=True)
+class Imperfect:
+    """A mostly right submission: mutants of ONE module applied together (``grading/mutants/imperfect.py``),
+    and the share of the module's autograded points it must keep (``grading/fairness.py``)."""
+
+    name: str
+    mutants: tuple[str, ...]
+    keeps: tuple[float, float]  # (min, max) share of the module's points
+    description: str
+
+    @property
+    def module(self) -> str:
+        return self.mutants[0].split(".", 1)[0]
+
+
 class MutantError(ValueError):
     """A mutant that does not fit the reference (its text is not found exactly once, ...)."""
 
@@ -38,7 +53,8 @@ class Mutant:
     function: str  # qualified name of the one function changed, e.g. "Conv2d.convolution"
     find: str  # exact text (with its indentation); must occur exactly once in that function
     replace: str
-    mistake: str  # the student mistake it reproduces, in words
+    mistake: str  # the student mistake it reproduces, in words (shown to a student whose output matches it)
+    breaks: str = ""  # why it may cost more than half of its module's points (grading/fairness.py), if it does
 
     @property
     def module(self) -> str:

@@ -61,4 +61,30 @@ MUTANTS: list[Mutant] = [
         heads = scaled_dot_product_attention(self.W_q(x), self.W_k(x), self.W_v(x), key_padding_mask)
         return self.W_o(heads)
 """, "one head of size d_model: the heads are never split"),
+    # what the dtype, device, twice-in-a-row and separate masked/unmasked gradient tests target (issue #15)
+    Mutant("attention.additive_mask_default_dtype", SDPA, """\
+        scores = scores.masked_fill(mask, torch.finfo(scores.dtype).min)
+""", """\
+        scores = scores + torch.zeros(mask.shape, device=scores.device).masked_fill(mask, -1e9)
+""", "an additive mask made with torch.zeros(...) in the default dtype: float32 scores become float64 when the "
+       "default dtype is float64"),
+    Mutant("attention.additive_mask_on_cpu", SDPA, """\
+        scores = scores.masked_fill(mask, torch.finfo(scores.dtype).min)
+""", """\
+        scores = scores + torch.zeros(mask.shape, dtype=scores.dtype).masked_fill(mask, -1e9)
+""", "an additive mask made with torch.zeros(...) on the CPU: fails when the model is on a GPU"),
+    Mutant("attention.mask_kept_from_first_batch", MHA, """\
+        heads = scaled_dot_product_attention(Q, K, V, key_padding_mask)  # (B, h, T, d_k)
+""", """\
+        if getattr(self, "key_padding_mask", None) is None:
+            self.key_padding_mask = key_padding_mask  # kept from the first masked batch
+        heads = scaled_dot_product_attention(Q, K, V, self.key_padding_mask)  # (B, h, T, d_k)
+""", "the key-padding mask kept on self from the first batch and reused for every later batch"),
+    Mutant("attention.weights_zeroed_in_place", SDPA, """\
+    weights = torch.softmax(scores, dim=-1)  # exactly 0 on padded keys (exp underflows)
+""", """\
+    weights = torch.softmax(scores, dim=-1)
+    if key_padding_mask is not None:
+        weights.masked_fill_(mask, 0.0)  # padded keys exactly 0, in place: autograd needs the softmax's output
+""", "padded keys' weights zeroed in place after the softmax: right values, but the masked backward fails"),
 ]

@@ -20,6 +20,9 @@ MUTANTS: list[Mutant] = [
     Mutant("cnn.fc_size_hardcoded", "CNN.__init__", "nn.Linear(4 * input_size * input_size, num_classes)",
            "nn.Linear(4 * 28 * 28, num_classes)",
            "the fc size hard-coded for 28x28 images instead of using input_size"),
+    Mutant("cnn.ignores_conv_argument", "CNN.__init__", "self.conv = make_conv(conv, 1, 4, 3, padding=1, stride=1)",
+           "self.conv = nn.Conv2d(1, 4, 3, padding=1, stride=1)",
+           "the conv argument is ignored: nn.Conv2d even for conv='faster' (--conv faster never uses FasterConv2d)"),
     Mutant("cnn.manual_filters_trainable", "ManualCNN.__init__", """\
         weight.requires_grad = False
         bias.requires_grad = False
@@ -31,6 +34,11 @@ MUTANTS: list[Mutant] = [
         weight.data.copy_(filters)
 """, "",
            "the hand-made filters are built but never written into the convolution (random filters stay)"),
+    Mutant("cnn.manual_filter_never_positive", "ManualCNN.__init__",
+           "torch.stack([sobel_x, -sobel_x, sobel_y, -sobel_y])",
+           "torch.stack([sobel_x, -sobel_x, sobel_y, -torch.ones(3, 3) / 9])",
+           "one hand-set filter has only weights <= 0 (a 'background' filter): on [0, 1] images its response is "
+           "never positive, so after the ReLU it is 0 everywhere (only its bias would survive)"),
     Mutant("cnn.manual_bias_not_set", "ManualCNN.__init__", """\
         bias.data.zero_()
 """, "", "the filters are set by hand but the conv biases keep their random initial values"),

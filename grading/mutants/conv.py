@@ -50,6 +50,29 @@ MUTANTS: list[Mutant] = [
     Mutant("conv.filters_data_no_grad", NAIVE, "(field.unsqueeze(1) * filters)",
            "(field.unsqueeze(1) * filters.data)",
            "filters.data (or .detach()) in the computation: no gradient reaches the filters"),
+    Mutant("conv.float32_buffer", NAIVE, """\
+        out = x.new_zeros(N, C_out, H_out, W_out)
+        for i in range(H_out):
+            for j in range(W_out):
+                field = x[:, :, i * S : i * S + F, j * S : j * S + F]  # (N, C_in, F, F)
+                # (N, 1, C_in, F, F) * (C_out, C_in, F, F) -> (N, C_out, C_in, F, F) -> (N, C_out)
+                out[:, :, i, j] = (field.unsqueeze(1) * filters).sum(dim=(2, 3, 4))
+        if biases is not None:
+            out = out + biases.view(1, C_out, 1, 1)
+""", """\
+        out = torch.zeros(N, C_out, H_out, W_out)
+        for i in range(H_out):
+            for j in range(W_out):
+                field = x[:, :, i * S : i * S + F, j * S : j * S + F]  # (N, C_in, F, F)
+                # (N, 1, C_in, F, F) * (C_out, C_in, F, F) -> (N, C_out, C_in, F, F) -> (N, C_out)
+                out[:, :, i, j] = (field.unsqueeze(1) * filters).sum(dim=(2, 3, 4))
+        if biases is not None:
+            out += biases.view(1, C_out, 1, 1)
+""", "the work buffer made with torch.zeros(...) (float32, on the CPU, whatever x is), biases added in place: "
+           "every value right to float32 precision, returned as float32 for a float64 x (the original hint)"),
+    Mutant("conv.convolution_reads_self_filters", NAIVE, "(field.unsqueeze(1) * filters)",
+           "(field.unsqueeze(1) * self.filters)",
+           "convolution(x, filters) computes with self.filters instead of its filters argument (forward is right)"),
     # --- FasterConv2d (im2col) ----------------------------------------------------------------------
     Mutant("conv.faster_pad_one_side", FASTER, PAD, PAD_ONE_SIDE,
            "FasterConv2d: all 2P zeros on the bottom and right"),
@@ -75,6 +98,16 @@ MUTANTS: list[Mutant] = [
            "out = torch.baddbmm(biases.view(1, C_out, 1), weights, cols)",
            "out = torch.bmm(weights, cols)",
            "FasterConv2d: the biases are never added"),
+    Mutant("conv.faster_float32_buffer", FASTER, """\
+        out = torch.baddbmm(biases.view(1, C_out, 1), weights, cols)
+""", """\
+        out = torch.zeros(N, C_out, H_out * W_out)  # the output, filled below
+        out[:] = torch.baddbmm(biases.view(1, C_out, 1), weights, cols)
+""", "FasterConv2d: the output buffer made with torch.zeros(...) (float32, on the CPU, whatever x is) and "
+           "filled: every value right to float32 precision, returned as float32 for a float64 x"),
+    Mutant("conv.faster_reads_self_filters", FASTER, "weights = filters.reshape(1, C_out, C_in * F * F)",
+           "weights = self.filters.reshape(1, C_out, C_in * F * F)",
+           "FasterConv2d: convolution(x, filters) computes with self.filters instead of its filters argument"),
     Mutant("conv.faster_python_loop_im2col", FASTER, """\
         windows = x.unfold(2, F, S).unfold(3, F, S)  # (N, C_in, H_out, W_out, F, F), a view of x
         # Put (c, u, v) before (i, j), then flatten both groups: this reshape is the one copy of the data.
@@ -89,7 +122,12 @@ MUTANTS: list[Mutant] = [
             filters = torch.empty(shape).uniform_(-bound, bound)
 """, """\
         filters = torch.empty(shape).uniform_(-bound, bound)
-""", "the given filters are replaced by random ones"),
+""", "the given filters are replaced by random ones",
+           breaks="both classes then convolve with random filters instead of the given ones: every output of the "
+                  "module is wrong, which is what the value tests of both parts grade"),
+    Mutant("conv.init_normal_filters", INIT, "filters = torch.empty(shape).uniform_(-bound, bound)",
+           "filters = torch.randn(shape)",
+           "default filters drawn from N(0, 1) instead of uniform in +-1/sqrt(C_in F F) (the documented range)"),
     Mutant("conv.init_plain_tensors", INIT, """\
         self.filters = nn.Parameter(filters)
         self.biases = nn.Parameter(biases)

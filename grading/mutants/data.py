@@ -58,6 +58,13 @@ MUTANTS: list[Mutant] = [
         ids = [BOWTokenizer.PAD]""", """\
     if True:
         ids = [BOWTokenizer.PAD]""", "pad=False still pads"),
+    Mutant("data.no_pad_skips_truncation", PAD, """\
+    ids = list(ids[:max_seq_length])
+    if pad:
+""", """\
+    if pad:
+        ids = list(ids[:max_seq_length])
+""", "pad=False returns the ids as they are: no truncation either"),
     # --- the dataset --------------------------------------------------------------------------------
     Mutant("data.min_seq_length_ignored", DS, KEEP,
            "kept = [(words, label) for words, label in documents if words]",

@@ -19,6 +19,9 @@ MUTANTS: list[Mutant] = [
     Mutant("train_test.accuracy_not_count", "count_correct", COUNT,
            "return (logits.argmax(dim=1) == labels).float().mean().item()",
            "count_correct returns the fraction correct, not the count (train/test divide again)"),
+    Mutant("train_test.count_as_tensor", "count_correct", COUNT,
+           "return (logits.argmax(dim=1) == labels).sum()",
+           "count_correct returns a 0-d tensor, not a Python int"),
     Mutant("train_test.no_zero_grad", "train_step", """\
     optimizer.zero_grad()
 """, "", "gradients never cleared: they accumulate over the steps"),

@@ -47,4 +47,24 @@ MUTANTS: list[Mutant] = [
            "key_padding_mask = tokens != 0", "the mask is True at the real tokens instead of at PAD"),
     Mutant("transformer.pad_mask_missing", MODEL, "return self.encoder(x, key_padding_mask)",
            "return self.encoder(x)", "PAD tokens not masked"),
+    # what the dtype, device and twice-in-a-row tests target (issue #15)
+    Mutant("transformer.pe_float64_always", PE, "    return pe.to(torch.get_default_dtype())\n", "    return pe\n",
+           "the table built in float64 and returned as it is: a float32 model's activations become float64"),
+    Mutant("transformer.pe_recomputed_in_forward", MODEL,
+           "x = self.positional_encoding(self.embedding(tokens))",
+           "x = self.embedding(tokens) + positional_encoding(tokens.shape[1], self.embedding.embedding_dim)",
+           "the table recomputed in forward with positional_encoding(T, d): in the default dtype, on the CPU"),
+    Mutant("transformer.pad_mask_from_arange_on_cpu", MODEL, """\
+        key_padding_mask = tokens == 0  # (B, T), True = PAD
+""", """\
+        n_pad = (tokens == 0).sum(dim=1, keepdim=True)  # left padding: the first n_pad positions of each row
+        key_padding_mask = torch.arange(tokens.shape[1]) < n_pad  # (B, T), True = PAD
+""", "the padding mask made with torch.arange(T) on the CPU: fails when the model is on a GPU"),
+    Mutant("transformer.positions_cached", MODEL, """\
+        x = self.positional_encoding(self.embedding(tokens))  # (B, T, d_model)
+""", """\
+        if not hasattr(self, "positions"):
+            self.positions = self.positional_encoding.pe[: tokens.shape[1]]  # PE[:T], computed once
+        x = self.embedding(tokens) + self.positions  # (B, T, d_model)
+""", "PE[:T] of the first batch kept on self and added to every later batch"),
 ]
