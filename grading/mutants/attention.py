@@ -9,12 +9,15 @@ SCORES = "scores = (Q / d_k**0.5) @ K.transpose(-2, -1)"
 
 MUTANTS: list[Mutant] = [
     Mutant("attention.no_scaling", SDPA, SCORES, "scores = Q @ K.transpose(-2, -1)",
-           "scores not scaled by 1/sqrt(d_k)"),
+           "scores not scaled by 1/sqrt(d_k)",
+           breaks="every attention output and gradient is wrong: the attention weights themselves are wrong (each robustness test still compares values)"),
     Mutant("attention.scale_by_d_k", SDPA, SCORES, "scores = (Q / d_k) @ K.transpose(-2, -1)",
-           "scores divided by d_k instead of sqrt(d_k)"),
+           "scores divided by d_k instead of sqrt(d_k)",
+           breaks="every attention output and gradient is wrong: the attention weights themselves are wrong (each robustness test still compares values)"),
     Mutant("attention.softmax_over_queries", SDPA, "weights = torch.softmax(scores, dim=-1)",
            "weights = torch.softmax(scores, dim=-2)",
-           "softmax over the queries (dim=-2) instead of the keys"),
+           "softmax over the queries (dim=-2) instead of the keys",
+           breaks="every attention output and gradient is wrong: the attention weights themselves are wrong (each robustness test still compares values)"),
     Mutant("attention.mask_ignored", SDPA, """\
         scores = scores.masked_fill(mask, torch.finfo(scores.dtype).min)
 """, "", "the padding mask is never applied to the scores"),
@@ -41,16 +44,20 @@ MUTANTS: list[Mutant] = [
            "Q, K, V = self.W_q(x), self.W_q(x), self.W_v(x)", "K computed with W_q (copy-paste)"),
     Mutant("attention.multi_head_scale_d_model", MHA, "Q = self.split_heads(self.W_q(x))  # (B, h, T, d_k)",
            "Q = self.split_heads(self.W_q(x)) * (self.d_k / self.d_model) ** 0.5  # scores / sqrt(d_model)",
-           "multi-head scores scaled by 1/sqrt(d_model) instead of 1/sqrt(d_k)"),
+           "multi-head scores scaled by 1/sqrt(d_model) instead of 1/sqrt(d_k)",
+           breaks="every multi-head output and gradient is wrong (the heads or their output projection)"),
     Mutant("attention.W_o_missing", MHA, "return self.W_o(self.merge_heads(heads))",
-           "return self.merge_heads(heads)", "the output projection W_o is never applied"),
+           "return self.merge_heads(heads)", "the output projection W_o is never applied",
+           breaks="every multi-head output and gradient is wrong (the heads or their output projection)"),
     Mutant("attention.split_heads_without_transpose", "MultiHeadAttention.split_heads",
            "return x.view(B, T, self.num_heads, self.d_k).transpose(1, 2)",
            "return x.reshape(B, self.num_heads, T, self.d_k)",
-           "heads split by a reshape to (B, h, T, d_k) without the transpose"),
+           "heads split by a reshape to (B, h, T, d_k) without the transpose",
+           breaks="every multi-head output and gradient is wrong (the heads or their output projection)"),
     Mutant("attention.merge_heads_without_transpose", "MultiHeadAttention.merge_heads",
            "return x.transpose(1, 2).reshape(B, T, self.d_model)", "return x.reshape(B, T, self.d_model)",
-           "heads merged by a reshape of (B, h, T, d_k) without the transpose"),
+           "heads merged by a reshape of (B, h, T, d_k) without the transpose",
+           breaks="every multi-head output and gradient is wrong (the heads or their output projection)"),
     Mutant("attention.single_head", MHA, """\
         Q = self.split_heads(self.W_q(x))  # (B, h, T, d_k)
         K = self.split_heads(self.W_k(x))
@@ -60,7 +67,8 @@ MUTANTS: list[Mutant] = [
 """, """\
         heads = scaled_dot_product_attention(self.W_q(x), self.W_k(x), self.W_v(x), key_padding_mask)
         return self.W_o(heads)
-""", "one head of size d_model: the heads are never split"),
+""", "one head of size d_model: the heads are never split",
+           breaks="every multi-head output and gradient is wrong (the heads or their output projection)"),
     # what the dtype, device, twice-in-a-row and separate masked/unmasked gradient tests target (issue #15)
     Mutant("attention.additive_mask_default_dtype", SDPA, """\
         scores = scores.masked_fill(mask, torch.finfo(scores.dtype).min)

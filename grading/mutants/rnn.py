@@ -27,11 +27,14 @@ OUT_BUFFER = """\
 
 MUTANTS: list[Mutant] = [
     Mutant("rnn.missing_tanh", FWD, STEP, "h_t = torch.addmm(x_proj_t, h_t, self.W_hh)",
-           "no tanh: a linear recurrence"),
+           "no tanh: a linear recurrence",
+           breaks="the RNN recurrence or its output layer: every output and gradient of the layer and the model is wrong"),
     Mutant("rnn.sigmoid_not_tanh", FWD, STEP, "h_t = torch.sigmoid(torch.addmm(x_proj_t, h_t, self.W_hh))",
-           "sigmoid instead of tanh"),
+           "sigmoid instead of tanh",
+           breaks="the RNN recurrence or its output layer: every output and gradient of the layer and the model is wrong"),
     Mutant("rnn.weights_swapped", FWD, "x.reshape(B * T, -1), self.W_xh)", "x.reshape(B * T, -1), self.W_hh)",
-           "W_hh used for the input (W_xh and W_hh swapped)"),
+           "W_hh used for the input (W_xh and W_hh swapped)",
+           breaks="the RNN recurrence or its output layer: every output and gradient of the layer and the model is wrong"),
     Mutant("rnn.h_from_t_minus_2", FWD, """\
         h_t = x.new_zeros(B, self.hidden_size)
         hidden_states = []
@@ -42,16 +45,21 @@ MUTANTS: list[Mutant] = [
         hidden_states = []
         for x_proj_t in x_proj.unbind(dim=1):  # one (B, H) slice per time step
             h_prev, h_t = h_t, torch.tanh(torch.addmm(x_proj_t, h_prev, self.W_hh))
-""", "h_t computed from h_{t-2} (the previous state variables updated in the wrong order)"),
+""", "h_t computed from h_{t-2} (the previous state variables updated in the wrong order)",
+           breaks="the RNN recurrence or its output layer: every output and gradient of the layer and the model is wrong"),
     Mutant("rnn.state_reset_each_step", FWD, STEP,
            "h_t = torch.tanh(torch.addmm(x_proj_t, torch.zeros_like(h_t), self.W_hh))",
-           "h_{t-1} replaced by zeros at every step: no recurrence at all"),
+           "h_{t-1} replaced by zeros at every step: no recurrence at all",
+           breaks="the RNN recurrence or its output layer: every output and gradient of the layer and the model is wrong"),
     Mutant("rnn.bias_missing", FWD, "torch.addmm(self.b_h, x.reshape(B * T, -1), self.W_xh)",
-           "(x.reshape(B * T, -1) @ self.W_xh)", "b_h never added"),
+           "(x.reshape(B * T, -1) @ self.W_xh)", "b_h never added",
+           breaks="the RNN recurrence or its output layer: every output and gradient of the layer and the model is wrong"),
     Mutant("rnn.output_bias_missing", FWD, "return h @ self.W_hy + self.b_y", "return h @ self.W_hy",
-           "b_y never added"),
+           "b_y never added",
+           breaks="the RNN recurrence or its output layer: every output and gradient of the layer and the model is wrong"),
     Mutant("rnn.output_is_hidden_state_tanh", FWD, "return h @ self.W_hy + self.b_y",
-           "return torch.tanh(h @ self.W_hy + self.b_y)", "a tanh on the output layer too"),
+           "return torch.tanh(h @ self.W_hy + self.b_y)", "a tanh on the output layer too",
+           breaks="the RNN recurrence or its output layer: every output and gradient of the layer and the model is wrong"),
     # issue #15: what training needs besides the values (the input's dtype and device, batch after batch)
     Mutant("rnn.h0_default_dtype_and_cpu", FWD, H0, "h_t = torch.zeros(B, self.hidden_size)",
            "h_0 = torch.zeros(B, H): float32 on the CPU whatever the input (fails after .double() and on a "

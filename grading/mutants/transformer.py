@@ -10,19 +10,23 @@ FFN = "x = self.norm_2(x + self.feed_forward(x))"
 
 MUTANTS: list[Mutant] = [
     Mutant("transformer.attention_residual_missing", ENC, ATT, "x = self.norm_1(self.attention(x, key_padding_mask))",
-           "no residual connection around the attention"),
+           "no residual connection around the attention",
+           breaks="every encoder output is wrong (the block's structure), so every encoder and model test"),
     Mutant("transformer.ffn_residual_missing", ENC, FFN, "x = self.norm_2(self.feed_forward(x))",
-           "no residual connection around the feed-forward network"),
+           "no residual connection around the feed-forward network",
+           breaks="every encoder output is wrong (the block's structure), so every encoder and model test"),
     Mutant("transformer.pre_norm", ENC, f"""\
         {ATT}
         {FFN}
 """, """\
         x = x + self.attention(self.norm_1(x), key_padding_mask)
         x = x + self.feed_forward(self.norm_2(x))
-""", "LayerNorm before each sub-layer (pre-norm) instead of after the residual (post-norm)"),
+""", "LayerNorm before each sub-layer (pre-norm) instead of after the residual (post-norm)",
+           breaks="every encoder output is wrong (the block's structure), so every encoder and model test"),
     Mutant("transformer.norm_without_residual_input", ENC, ATT,
            "x = x + self.norm_1(self.attention(x, key_padding_mask))",
-           "the LayerNorm applied to the sub-layer's output only, before the residual sum"),
+           "the LayerNorm applied to the sub-layer's output only, before the residual sum",
+           breaks="every encoder output is wrong (the block's structure), so every encoder and model test"),
     Mutant("transformer.mask_not_passed", ENC, ATT, "x = self.norm_1(x + self.attention(x))",
            "the key-padding mask is not passed to the attention"),
     Mutant("transformer.sin_cos_swapped", PE, """\
@@ -31,10 +35,12 @@ MUTANTS: list[Mutant] = [
 """, """\
     pe[:, 0::2] = torch.cos(angles)
     pe[:, 1::2] = torch.sin(angles[:, : d_model // 2])
-""", "cosines in the even columns and sines in the odd ones"),
+""", "cosines in the even columns and sines in the odd ones",
+           breaks="every positional-encoding value and every Transformer output is wrong"),
     Mutant("transformer.pe_exponent_i_not_2i", PE, "angles = pos / 10000.0 ** (two_i / d_model)",
            "angles = pos / 10000.0 ** (two_i / 2 / d_model)",
-           "10000^(i / d_model) instead of 10000^(2i / d_model)"),
+           "10000^(i / d_model) instead of 10000^(2i / d_model)",
+           breaks="every positional-encoding value and every Transformer output is wrong"),
     Mutant("transformer.pe_odd_d_model", PE, "pe[:, 1::2] = torch.cos(angles[:, : d_model // 2])",
            "pe[:, 1::2] = torch.cos(angles)", "an odd d_model breaks the table (one cosine column too many)"),
     Mutant("transformer.positional_encoding_not_added", MODEL,
