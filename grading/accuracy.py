@@ -1,4 +1,4 @@
-"""How accurate the grader is: ``python -m grading mutants`` and ``python -m grading alternatives``.
+"""Stage: check (grader accuracy): the work of ``python -m grading mutants`` and ``... alternatives``.
 
 - **Mutants** (``grading/mutants/``): each is one real student mistake applied to a copy of the
   reference. It is run against the graded tests (public and hidden) of the module it changes --
@@ -6,7 +6,7 @@
   and must fail at least one of them ("killed"); a mutant that passes them all has SURVIVED:
   strengthen the tests, never delete the mutant. Mutants are trusted code, so by default each runs in
   a process forked from a server that has torch imported, until its first failing test
-  (``grading/quickrun.py``); ``--harness`` grades them with the full harness instead.
+  (``grading/quickrun.py``); ``--harness`` grades them with the full harness (grading/runner.py) instead.
 - **Alternatives** (``grading/alternatives/<name>/<module>.py``): correct implementations written
   differently from the reference. Each file holds only the functions and methods written differently;
   ``splice`` puts them into the reference module. Each is graded with every graded test that imports
@@ -15,13 +15,14 @@
 Both build the autograder's course once (or reuse the one ``check`` built) and grade several
 submissions at a time (``--jobs``, one test process each). Both exit non-zero on any failure.
 Alternatives always go through the harness: "full marks" must mean what the autograder would give.
+The command line (``--jobs``, ``--list``, ...) is in grading/cli.py.
 """
 
 from __future__ import annotations
 
-import argparse
 import ast
 import contextlib
+import json
 import resource
 import shutil
 import tempfile
@@ -33,8 +34,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from grading import manifest
-from grading.harness import IMPORT_FAILURE, Rubric, TestResult, grade_folder, tests_for_module
 from grading.quickrun import Run, environment, run_all
+from grading.rubric import Rubric
+from grading.runner import IMPORT_FAILURE, TestResult, grade_folder, tests_for_module
 
 if TYPE_CHECKING:  # grading/mutants is not in the autograder zip, which copies grading/*.py only
     from grading.mutants import Mutant
@@ -79,7 +81,7 @@ class Alternative:
 # --- building and grading -----------------------------------------------------------------------------
 def build_source(root: Path, dest: Path) -> Path:
     """The autograder's files (``course/`` + ``rubric.json``) built from the reference at ``root``."""
-    from grading.autograder import build_tree
+    from grading.package import build_tree
 
     build_tree(root, dest, test_timeout=60.0)
     return dest
@@ -170,12 +172,14 @@ def _course_copy(course: Path, root: Path, student: list[str], dest: Path, repla
 
 
 def run_mutants(root: Path, source: Path, jobs: int = 2, only: list[str] | None = None,
-                log: Log = _print, harness: bool = False) -> list[str]:
+                log: Log = _print, harness: bool = False, write_table: bool = False) -> list[str]:
     """Grade every mutant; log one line each and a summary. Returns the failures (survivors, errors).
 
     By default each mutant runs in a process forked from a server with torch imported
     (``grading/quickrun.py``) and stops at its first failing test; ``harness=True`` grades it with
     the autograder's full harness instead (every test, a fresh interpreter each: about 4x the CPU time).
+    ``write_table``: record the fingerprint of each mutant's failing output and write the known-mistakes table
+    (``source/mistakes.json``, see grading/fairness.py) from the first failure of each.
     """
     from grading.mutants import MutantError, apply
 
@@ -207,7 +211,8 @@ def run_mutants(root: Path, source: Path, jobs: int = 2, only: list[str] | None 
                 tasks.append(lambda m=m, sub=sub, files=files: _grade(m.name, course, rubric, student, sub, files))
             else:
                 work = _course_copy(course, root, student, tmp / m.name, {m.file: text})
-                runs.append(Run(m.name, work, [s.nodeid for s in rubric.select(files)]))
+                env = {"GRADING_RECORD_MISTAKES": str(work / ".mistakes.jsonl")} if write_table else {}
+                runs.append(Run(m.name, work, [s.nodeid for s in rubric.select(files)], env))
         how = ("with the full harness, every graded test of its module" if harness else
                "each in a forked process, until the first graded test of its module that fails")
         log(f"[mutants] grading {len(tasks) + len(runs)} mutants, {jobs} at a time, {how}")
@@ -233,13 +238,23 @@ def run_mutants(root: Path, source: Path, jobs: int = 2, only: list[str] | None 
                     f"{mutant.mistake}")
 
         forked_cpu = 0.0
+        recorded: dict[str, list[dict]] = {}
         if harness:
             _run_all(tasks, jobs, report)
         else:
             def quick_report(run: Run, results: list[TestResult], seconds: float) -> None:
                 report(Outcome(run.name, files_of[run.name], results, seconds))
+                path = run.work / ".mistakes.jsonl"
+                if write_table and path.is_file():
+                    recorded[run.name] = [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
 
             forked_cpu = run_all(runs, rubric, jobs, quick_report)
+    if write_table:
+        from grading.fairness import write_mistakes
+
+        entries = write_mistakes(source, [(m.mistake, recorded.get(m.name, [])) for m in mutants])
+        log(f"  known-mistakes table: {entries} fingerprints of the mutants' first failing outputs -> "
+            f"{source / 'mistakes.json'}")
     wall, cpu = time.monotonic() - t0, _cpu_seconds() - cpu0 + forked_cpu
     per_module = {}
     for m in mutants:
@@ -354,6 +369,10 @@ def run_alternatives(root: Path, source: Path, jobs: int = 2, only: list[str] | 
             alt = next(a for a in alternatives if a.name == o.name)
             points = sum(r.spec.points for r in o.results)
             earned = sum(r.score for r in o.results)
+            named = [r for r in o.results if "known mistake" in r.message or "known mistake" in r.output]
+            if named:
+                failures.append(f"alternative {o.name}: a correct implementation was told it matches a known "
+                                f"mistake in {_short(named, 3)}")
             if o.error or o.failed or not o.results:
                 failures.append(f"alternative {o.name} ({', '.join(alt.files)}): "
                                 + (o.error or f"{earned:g}/{points:g}, fails {_short(o.failed, 3)}"))
@@ -371,56 +390,3 @@ def run_alternatives(root: Path, source: Path, jobs: int = 2, only: list[str] | 
     else:
         log(f"[alternatives] {len(alternatives)} alternatives, all full marks ({wall:.0f} s wall, {cpu:.0f} s CPU)")
     return failures
-
-
-def check_accuracy(root: Path, source: Path, jobs: int = 2, log: Log = _print) -> list[str]:
-    """Both runs, for ``python -m grading check`` (which has already built ``source``)."""
-    return run_mutants(root, source, jobs, log=log) + run_alternatives(root, source, jobs, log=log)
-
-
-# --- command line -------------------------------------------------------------------------------------
-def _with_source(args: argparse.Namespace, fn: Callable[[Path, Path], list[str]]) -> int:
-    root = manifest.ROOT
-    with tempfile.TemporaryDirectory(prefix="grading-accuracy-") as tmp:
-        if args.autograder is not None:
-            source = args.autograder.resolve()
-        else:
-            _print("Building the autograder's course from the reference ...")
-            source = build_source(root, Path(tmp) / "source")
-        return 1 if fn(root, source) else 0
-
-
-def cmd_mutants(args: argparse.Namespace) -> int:
-    if args.list:
-        for m in select_mutants(args.only):
-            print(f"{m.name:<44} {m.file}:{m.function}: {m.mistake}")
-        return 0
-    return _with_source(args, lambda root, source: run_mutants(root, source, args.jobs, args.only,
-                                                               harness=args.harness))
-
-
-def cmd_alternatives(args: argparse.Namespace) -> int:
-    if args.list:
-        for a in find_alternatives():
-            print(f"{a.name:<34} {', '.join(a.files)}: {a.description.removeprefix('Correct alternative: ')}")
-        return 0
-    return _with_source(args, lambda root, source: run_alternatives(root, source, args.jobs, args.only))
-
-
-def add_commands(sub: argparse._SubParsersAction) -> None:
-    """Register ``mutants`` and ``alternatives`` with ``python -m grading``."""
-    p = sub.add_parser("mutants", help="grade every mutant (a real student mistake): each must fail a graded test")
-    p.add_argument("only", nargs="*", help="only these mutants or modules (e.g. conv, attention.no_scaling)")
-    p.add_argument("--jobs", type=int, default=2, help="mutants graded at a time (default: 2)")
-    p.add_argument("--list", action="store_true", help="list the catalog and exit")
-    p.add_argument("--harness", action="store_true",
-                   help="grade each mutant with the autograder's full harness and every test (slower)")
-    p.add_argument("--autograder", type=Path, help="an unpacked autograder folder to reuse (default: build one)")
-    p.set_defaults(func=cmd_mutants)
-    p = sub.add_parser("alternatives", help="grade the correct alternative implementations: each must get full marks")
-    p.add_argument("only", nargs="*", help="only these alternatives (folder names in grading/alternatives)")
-    p.add_argument("--jobs", type=int, default=2, help="alternatives graded at a time (default: 2)")
-    p.add_argument("--list", action="store_true", help="list the alternatives and exit")
-    p.add_argument("--autograder", type=Path, help="an unpacked autograder folder to reuse (default: build one)")
-    p.set_defaults(func=cmd_alternatives)
-

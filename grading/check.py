@@ -1,4 +1,4 @@
-"""``python -m grading check``: build everything and prove the autograder grades correctly.
+"""Stage: check. ``python -m grading check``: build everything and prove the autograder grades correctly.
 
 1. the starter (``release``, verified: imports, ``--help``, markers, leaks);
 2. the autograder zip;
@@ -7,8 +7,11 @@
 5. every results.json valid against Gradescope's specification; the rubric (``rubric_check``): every test in
    an autograded part of grading/rubric.py PARTS, every such part has tests and its tests' points add up to
    the table, the table adds up to the handout's sections and problems, README's rubric table agrees;
-6. grader accuracy (``grading/accuracy.py``, skip with ``--no-accuracy``): every mutant of the catalog is
-   caught and every correct alternative gets full marks.
+6. grader accuracy (skip with ``--no-accuracy``): every mutant of the catalog is caught (and the fingerprint of
+   its first failing output goes into the zip's known-mistakes table, ``mistakes.json``), and every correct
+   alternative gets full marks with no known mistake named (``grading/accuracy.py``). What each mutant costs
+   within its module and the imperfect submissions' shares are ``python -m grading fairness`` (every test of
+   every mutant: minutes; not part of ``check``).
 """
 
 from __future__ import annotations
@@ -20,11 +23,10 @@ import time
 from pathlib import Path
 
 from grading import manifest, rubric
-from grading.autograde import run
-from grading.autograder import build_tree
-from grading.harness import Rubric, RubricError
+from grading.gradescope import run, validate_results
+from grading.package import build_tree
 from grading.release import release, zip_folder
-from grading.results import validate_results
+from grading.rubric import Rubric, RubricError
 
 
 def _log(msg: str) -> None:
@@ -39,7 +41,7 @@ def _grade(source: Path, files: dict[str, Path], where: Path, jobs: int) -> dict
         shutil.copyfile(path, root / "submission" / name)
     data, report = run(root, jobs=jobs)
     if report is None:
-        raise RuntimeError(f"the harness failed: {data.get('output')}")
+        raise RuntimeError(f"the grader failed: {data.get('output')}")
     return data
 
 
@@ -87,8 +89,12 @@ def check(root: Path, out: Path, jobs: int = 2, accuracy: bool = True) -> int:
         except RubricError as err:
             _log(f"  FAIL {err}")
             return 1
-        zip_folder(source, out / "autograder.zip")
         _log(f"  ok: {len(rub.tests)} graded tests, {rub.max_score:g} points ({time.monotonic() - t0:.0f} s)")
+        if accuracy:  # every mutant caught; writes the known-mistakes table source/mistakes.json into the zip
+            from grading.accuracy import run_mutants
+
+            failures += run_mutants(root, source, jobs, log=_log, write_table=True)
+        zip_folder(source, out / "autograder.zip")
 
         _log("[check] grading the reference (must be full marks)")
         ref = _grade(source, {n: root / n for n in names if (root / n).is_file()}, tmp / "ref", jobs)
@@ -119,10 +125,10 @@ def check(root: Path, out: Path, jobs: int = 2, accuracy: bool = True) -> int:
         if not any("results.json" in f for f in failures):
             _log("[check] both results.json files are valid against Gradescope's specification")
 
-        if accuracy:  # grader accuracy: every mutant caught, every correct alternative full marks
-            from grading.accuracy import check_accuracy
+        if accuracy:  # every correct alternative full marks, and no known mistake named for it
+            from grading.accuracy import run_alternatives
 
-            failures += check_accuracy(root, source, jobs, _log)
+            failures += run_alternatives(root, source, jobs, log=_log)
 
     _log("[check] rubric (grading/rubric.py PARTS; tests: graded tests (hidden), points: what they give)")
     _log(totals_table(rub))

@@ -1,4 +1,4 @@
-"""What ships to students, in one place (the student-editable list itself lives in zip_assignment.py)."""
+"""Stage: assign. What ships to students, in one place (the student-editable list is in zip_assignment.py)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Solution markers: turn the reference files into the student starter.
+"""Stage: assign. Solution markers: turn the reference files into the student starter.
 
 Python (modules, scripts, notebook code cells)::
 

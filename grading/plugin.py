@@ -1,30 +1,29 @@
-"""pytest plugin loaded by the grading child process (and by the rubric collector).
+"""pytest plugin of the trusted tests' process (and of the rubric collector), loaded with ``-p``.
 
-This file is self-contained (stdlib + pytest) because the harness copies it next to the workspace and
-loads it with ``-p``; it never imports the ``grading`` package.
+The process that loads it runs the graded tests and never imports a student module: student code runs in
+the worker process that ``_Worker`` starts (grading/worker.py, tests/sandbox.py).
 
 Collect mode (``GRADING_COLLECT_OUT=<file>``, with ``--collect-only``): writes the graded tests
 (``weight`` marker) with their weight, handout part, visibility and timeout as JSON (the parent turns weights
 into points with grading/rubric.py).
 
 Run mode (``GRADING_EVENTS_FD=<fd>``): streams one JSON line per event to a pipe the parent owns:
-``collect_start`` / ``collect_error`` per test module, ``start`` and ``result`` per test, ``done`` at
+``collect_start`` / ``collect_error`` per test module, ``start`` and ``result`` per test (and
+``worker_start`` / ``worker_ready`` around a (re)start of the worker, which is not the test's time), ``done`` at
 the end. ``GRADING_WANTED`` names a JSON file with the node ids to run (others are deselected), and
 ``GRADING_HASHES`` the expected sha256 of each test file (a file changed before pytest imports it fails
-all its tests). Before and after every test phase the plugin checks that the comparison functions the
-tests rely on (``torch.allclose``, ``numpy.allclose``, ``tests.helpers.assert_close``, ...) are still the
-objects captured at ``pytest_configure`` (after the trusted conftest, before any test module, hence any
-student code, is imported); if not, the test fails and the originals are put back. After a timeout in a
-test file, the file's later tests get at most ``GRADING_TIMEOUT_CAP`` seconds. Pass/fail is all the
-child reports: points come from the parent's own rubric.
+all its tests). ``GRADING_STUDENT_MODULES``: a test during which one of them got imported here fails (a
+bug in the tests). After a timeout in a test file, the file's later tests get at most
+``GRADING_TIMEOUT_CAP`` seconds.
+
+Worker mode (``GRADING_WORKER_DIR``, ``GRADING_WORKER_TMP``, ``GRADING_WORKER_USER`` = "uid:gid" or empty,
+``GRADING_TEST_TIMEOUT``): registers the ``student`` fixture's backend (see ``_Worker``).
 """
 
 from __future__ import annotations
 
-import builtins
 import hashlib
 import json
-import math
 import os
 import sys
 import time
@@ -43,91 +42,6 @@ def _truncate(text: str, limit: int) -> str:
     return f"{text[:head]}\n... [{len(text) - limit} characters cut] ...\n{text[-(limit - head):]}"
 
 
-# --- trusted objects (captured at pytest_configure, before any student module is imported) -----------
-def _registry() -> list[tuple[object, str, object]]:
-    """(owner, attribute, original value) for every comparison the tests may rely on."""
-    entries: list[tuple[object, str, object]] = []
-
-    def add(owner: object, *names: str) -> None:
-        for name in names:
-            try:
-                entries.append((owner, name, getattr(owner, name)))
-            except AttributeError:
-                pass
-
-    add(builtins, "abs", "all", "any", "isinstance", "issubclass", "len", "float", "int", "bool", "max", "min",
-        "round", "sum", "repr", "str", "type", "tuple", "list", "dict", "set", "range", "zip", "enumerate",
-        "sorted", "getattr", "hasattr", "callable", "iter", "next", "__import__")
-    add(math, "isclose", "isfinite", "isnan", "isinf", "fabs", "sqrt")
-    add(pytest, "approx", "raises", "fail", "skip", "warns")
-    try:
-        import torch
-        import torch.testing
-
-        # comparisons and the reductions a test uses to compare; not functions torch itself rewraps at run time
-        # (torch._dynamo wraps torch.manual_seed when it is first imported)
-        add(torch, "allclose", "equal", "isclose", "abs", "all", "any", "max", "min", "amax", "amin", "sub",
-            "eq", "ne", "lt", "le", "gt", "ge", "isfinite", "isnan", "argmax", "sum", "mean", "tensor",
-            "as_tensor", "is_tensor", "unravel_index")
-        add(torch.testing, "assert_close")
-        add(torch.Tensor, "allclose", "equal", "isclose", "__eq__", "__ne__", "__lt__", "__le__", "__gt__",
-            "__ge__", "__bool__", "__float__", "__int__", "__len__", "__getitem__", "__sub__", "__abs__",
-            "item", "tolist", "abs", "max", "min", "amax", "all", "any", "eq", "ne", "sub", "detach", "to",
-            "numel", "double", "float", "cpu", "numpy", "clone", "shape", "dtype", "size", "dim", "sum", "mean",
-            "isfinite", "backward", "grad", "requires_grad", "is_leaf")
-        entries.append((sys.modules, "torch", torch))
-    except ImportError:
-        pass
-    try:
-        import numpy
-        import numpy.testing
-
-        add(numpy, "allclose", "isclose", "array_equal", "array_equiv", "abs", "all", "any", "max", "asarray",
-            "array", "isfinite")
-        add(numpy.testing, "assert_allclose", "assert_array_equal", "assert_array_almost_equal",
-            "assert_almost_equal", "assert_equal")
-        entries.append((sys.modules, "numpy", numpy))
-    except ImportError:
-        pass
-    entries.append((sys.modules, "pytest", pytest))
-    entries.append((sys.modules, "math", math))
-    return entries
-
-
-def _get(owner: object, name: str) -> object:
-    if owner is sys.modules:
-        return sys.modules.get(name)
-    if isinstance(owner, type):  # the class's own or inherited attribute, without descriptors running
-        for klass in owner.__mro__:
-            if name in vars(klass):
-                return vars(klass)[name]
-        return None
-    return getattr(owner, name, None)
-
-
-def _set(owner: object, name: str, value: object) -> None:
-    if owner is sys.modules:
-        sys.modules[name] = value  # type: ignore[assignment]
-    elif isinstance(owner, type):
-        for klass in owner.__mro__:
-            if name in vars(klass):
-                if klass is not owner and name in vars(owner):
-                    delattr(owner, name)
-                try:
-                    setattr(klass, name, value)
-                except (TypeError, AttributeError):
-                    pass
-                return
-    else:
-        setattr(owner, name, value)
-
-
-def _label(owner: object, name: str) -> str:
-    if owner is sys.modules:
-        return f"sys.modules[{name!r}]"
-    return f"{getattr(owner, '__name__', type(owner).__name__)}.{name}"
-
-
 class _Grader:
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
@@ -139,11 +53,9 @@ class _Grader:
         hashes = os.environ.get("GRADING_HASHES")
         self.hashes: dict[str, str] = json.loads(Path(hashes).read_text()) if hashes else {}
         self.rootdir = Path(str(config.rootpath))
-        self.registry = [(o, n, _get(o, n)) for o, n, _ in _registry()]
-        self.helpers: dict[str, object] = {}
         self.tampered_files: set[str] = set()
         self.phase: dict[str, dict] = {}
-        self.test_dir = str(self.rootdir / "tests")
+        self.student_modules = set(json.loads(os.environ.get("GRADING_STUDENT_MODULES", "[]")))
         # after a timeout in a test file, its later tests get at most this many seconds (a loop in a function
         # that many tests call costs one full timeout, then short ones)
         self.cap = float(os.environ.get("GRADING_TIMEOUT_CAP", "0") or 0)
@@ -154,31 +66,6 @@ class _Grader:
         while data:
             n = self.write(self.fd, data)
             data = data[n:]
-
-    # -- tampering ------------------------------------------------------------------------------------
-    def capture_helpers(self) -> None:
-        mod = sys.modules.get("tests.helpers")
-        if mod is not None:
-            self.helpers = {k: v for k, v in vars(mod).items()
-                            if callable(v) and getattr(v, "__module__", None) == "tests.helpers"}
-            self.registry += [(mod, k, v) for k, v in self.helpers.items() if callable(v)]
-            self.registry.append((sys.modules, "tests.helpers", mod))
-
-    def check_tampering(self) -> list[str]:
-        bad: list[str] = []
-        for owner, name, original in self.registry:
-            if _get(owner, name) is not original:
-                bad.append(_label(owner, name))
-                _set(owner, name, original)
-        for modname, mod in list(sys.modules.items()):
-            path = getattr(mod, "__file__", None) or ""
-            if not modname.startswith("tests.") or not path.startswith(self.test_dir):
-                continue
-            for key, value in list(vars(mod).items()):
-                if key in self.helpers and not key.startswith("_") and value is not self.helpers[key]:
-                    bad.append(f"{modname}.{key}")
-                    vars(mod)[key] = self.helpers[key]
-        return bad
 
     # -- hooks ----------------------------------------------------------------------------------------
     @pytest.hookimpl(tryfirst=True)
@@ -209,7 +96,7 @@ class _Grader:
 
     @pytest.hookimpl(hookwrapper=True, tryfirst=True)
     def pytest_runtest_protocol(self, item: pytest.Item, nextitem: pytest.Item | None):  # noqa: ANN201
-        if self.cap > 0 and item.nodeid.split("::")[0] in self.capped:
+        if self.cap > 0 and item.nodeid.split("::")[0] in self.capped and not os.environ.get("GRADING_WORKER_DIR"):
             mark = item.get_closest_marker("timeout")
             current = mark.args[0] if mark is not None and mark.args else None
             if current is None:
@@ -229,14 +116,15 @@ class _Grader:
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo):  # noqa: ANN201
         outcome = yield
         report = outcome.get_result()
-        bad = self.check_tampering()
         if item.nodeid.split("::")[0] in self.tampered_files and call.when == "call":
-            bad.append(f"test file {item.nodeid.split('::')[0]} (changed on disk before it was imported)")
-        if bad:
             report.outcome = "failed"
-            report.longrepr = ("Tampering detected during this test: " + ", ".join(bad) + " replaced or changed "
-                               "by the code under test (restored). A submission must not modify the testing "
-                               "tools.")
+            report.longrepr = (f"test file {item.nodeid.split('::')[0]} changed on disk before it was imported: "
+                               "a submission must not modify the tests")
+        imported = sorted(self.student_modules & set(sys.modules))
+        if imported:  # a bug in the tests, never the student's: the trusted process must not run student code
+            report.outcome = "failed"
+            report.longrepr = (f"grader error: the tests' process imported the student module(s) {imported}; "
+                               "tell the course staff")
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         state = self.phase.setdefault(report.nodeid, {"failed": False, "skipped": False, "message": "",
@@ -314,10 +202,53 @@ class _Collector:
                                               "default_timeout": default_timeout}, indent=1))
 
 
+class _Worker:
+    """The ``student`` fixture's backend (tests/conftest.py looks this plugin up by name): the student's
+    side of every test runs in a worker process (grading/worker.py). Each test's requests must finish
+    within the test's timeout (measured here; after a timeout in a test file, its later tests get at most
+    ``GRADING_TIMEOUT_CAP`` seconds); pytest-timeout is kept as a backstop a little later."""
+
+    BACKSTOP = 10.0  # seconds after the test's own timeout at which pytest-timeout stops the test itself
+
+    def __init__(self, config: pytest.Config, grader: _Grader | None) -> None:
+        from grading.worker import WorkerBackend, become_subreaper
+
+        become_subreaper()
+        user = os.environ.get("GRADING_WORKER_USER", "")
+        uid_gid = tuple(int(x) for x in user.split(":")) if user else None
+        self.worker = WorkerBackend(Path(os.environ["GRADING_WORKER_DIR"]), Path(os.environ["GRADING_WORKER_TMP"]),
+                                    python=sys.executable, user=uid_gid)  # type: ignore[arg-type]
+        if grader is not None:  # the parent's clock for the test pauses while the worker (re)starts, as ours does
+            self.worker.notify = lambda event: grader.send(ev=event)
+        self.grader = grader
+        self.default = float(os.environ.get("GRADING_TEST_TIMEOUT", "30") or 30)
+        self.timeout = self.default
+
+    def backend(self, request: pytest.FixtureRequest) -> object:
+        self.worker.begin_test(self.timeout)
+        return self.worker
+
+    @pytest.hookimpl(hookwrapper=True, tryfirst=True)
+    def pytest_runtest_protocol(self, item: pytest.Item, nextitem: pytest.Item | None):  # noqa: ANN201
+        mark = item.get_closest_marker("timeout")
+        timeout = float(mark.args[0]) if mark is not None and mark.args else self.default
+        if self.grader is not None and self.grader.cap > 0 and item.nodeid.split("::")[0] in self.grader.capped:
+            timeout = min(timeout, self.grader.cap)
+        self.timeout = timeout
+        item.add_marker(pytest.mark.timeout(timeout + self.BACKSTOP), append=False)
+        yield
+
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        self.worker.stop()
+
+
 def pytest_configure(config: pytest.Config) -> None:
     if os.environ.get("GRADING_COLLECT_OUT"):
         config.pluginmanager.register(_Collector(os.environ["GRADING_COLLECT_OUT"]), "grading-collector")
-    elif os.environ.get("GRADING_EVENTS_FD"):
+        return
+    grader = None
+    if os.environ.get("GRADING_EVENTS_FD"):
         grader = _Grader(config)
-        grader.capture_helpers()
         config.pluginmanager.register(grader, "grading-events")
+    if os.environ.get("GRADING_WORKER_DIR"):
+        config.pluginmanager.register(_Worker(config, grader), "grading-worker")

@@ -1,4 +1,5 @@
-"""Fast pytest runs of TRUSTED code (the mutants): one forked process per run, torch imported once.
+"""Stage: check (grader accuracy). Fast pytest runs of TRUSTED code (the mutants): one forked process per run,
+torch imported once.
 
 A mutant is the reference with one known mistake, not an adversary: it does not need the harness's
 isolation (a separate user, tamper checks, restarts after a crash). What the mutant run needs is speed. A
@@ -7,7 +8,8 @@ than the tests of a module take. Here a ``multiprocessing`` fork server imports 
 pytest, ... once; every run is a new process forked from it, in its own copy of the course, so nothing
 leaks from one mutant to the next. A run stops at its first failing test (``maxfail``).
 
-Results are the harness's ``TestResult`` objects, so both ways of grading are reported alike.
+Results are grading/runner.py's ``TestResult`` objects, so both ways of grading are reported alike, and
+pytest's arguments come from the same ``pytest_args`` (without the grading plugin).
 """
 
 from __future__ import annotations
@@ -21,16 +23,17 @@ import sys
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from multiprocessing.connection import wait
 from pathlib import Path
 
-from grading.harness import Rubric, TestResult, import_failure, truncate
+from grading.rubric import Rubric
+from grading.runner import TestResult, import_failure, pytest_args, truncate
 
 #: Imported once by the fork server (missing ones are skipped). No student module and nothing from the
 #: course's tests: those must be imported fresh, from each run's own copy of the course.
-PRELOAD = ["torch", "torch.nn.functional", "torchvision", "numpy", "pandas", "tqdm", "matplotlib", "pytest",
-           "pytest_timeout", "_pytest.timing"]
+PRELOAD = ["torch", "torch.nn.functional", "torch.optim", "torch._dynamo", "torchvision", "numpy", "pandas",
+           "tqdm", "matplotlib", "pytest", "pytest_timeout", "_pytest.timing"]
 #: Environment of the fork server, hence of every run (set before the server starts).
 ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "MPLBACKEND": "Agg", "CUDA_VISIBLE_DEVICES": "",
        "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", "PYTHONDONTWRITEBYTECODE": "1"}
@@ -43,10 +46,12 @@ class Run:
     name: str
     work: Path
     nodeids: list[str]
+    env: dict[str, str] = field(default_factory=dict)  # set in the run's process before pytest starts
 
 
-def _child(work: str, nodeids: list[str], out: str, timeout: float, maxfail: int) -> None:
+def _child(work: str, nodeids: list[str], out: str, timeout: float, maxfail: int, env: dict[str, str]) -> None:
     """In the forked process: run pytest on ``nodeids`` inside ``work``; write the outcomes to ``out``."""
+    os.environ.update(env)
     os.chdir(work)
     log = os.open(os.path.join(work, ".pytest-output.log"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     os.dup2(log, 1)
@@ -73,11 +78,8 @@ def _child(work: str, nodeids: list[str], out: str, timeout: float, maxfail: int
             if report.failed:
                 collect_errors[report.nodeid] = truncate(str(report.longrepr), 3000)
 
-    args = [*nodeids, "-c", os.path.join(work, "pyproject.toml"), "--rootdir", work, "-p", "pytest_timeout",
-            "-p", "no:cacheprovider", "-q", "--tb=short", "--color=no", "-o", f"timeout={timeout:g}",
-            "-o", "timeout_method=signal", "--basetemp", os.path.join(work, ".basetemp")]
-    if maxfail:
-        args.append(f"--maxfail={maxfail}")
+    args = pytest_args(Path(work), nodeids, basetemp=Path(work) / ".basetemp", timeout=timeout, plugin=False,
+                       maxfail=maxfail)
     try:
         code = int(pytest.main(args, plugins=[Recorder()]))
     except BaseException as err:  # noqa: BLE001 -- report anything, the parent decides
@@ -144,7 +146,7 @@ def run_all(runs: list[Run], rubric: Rubric, jobs: int, report: Callable[[Run, l
             while pending and len(running) < max(1, jobs):
                 run = pending.popleft()
                 out = run.work / ".quickrun.json"
-                proc = ctx.Process(target=_child, args=(str(run.work), run.nodeids, str(out), timeout, maxfail),
+                proc = ctx.Process(target=_child, args=(str(run.work), run.nodeids, str(out), timeout, maxfail, run.env),
                                    name=f"quickrun-{run.name}", daemon=True)
                 proc.start()
                 running[proc.sentinel] = (run, proc, time.monotonic(), out)

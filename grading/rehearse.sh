@@ -5,7 +5,9 @@
 #      packages are installed, for machines without Debian mirrors);
 #   2. run run_autograder on the reference's student files (nested in a folder, as students zip them):
 #      it must give full marks with the tests run as the unprivileged user `student`;
-#   3. run it on a submission that tries to overwrite results.json at import: that must fail and cost points.
+#   3. run it on a submission that tries to overwrite results.json at import: that must fail and cost points;
+#   4. run it on a submission that reads a hidden test and rubric.json at import and raises their text: the
+#      reads must fail (the autograder's files are root's; student code runs as `student` in the worker).
 # Usage: sudo bash grading/rehearse.sh [dist/autograder.zip]
 #   TORCH_INDEX=https://pypi.org/simple   where setup.sh takes torch from when the PyTorch CPU index is
 #                                         out of reach (then a CUDA build: slower to install, same results)
@@ -48,4 +50,12 @@ sed "s|^from __future__ import annotations$|&\nopen('$work/results/results.json'
     "$repo/conv.py" > "$work/submission/ps3/conv.py"
 echo "== run_autograder on a conv.py that writes results.json at import (expect PermissionError, conv tests 0)"
 grade "tampering conv.py"
+sed "s|^from __future__ import annotations$|&\nraise RuntimeError(open('$work/source/course/tests/transformer_hidden_tests.py').read() + open('$work/source/rubric.json').read())|" \
+    "$repo/conv.py" > "$work/submission/ps3/conv.py"
+echo "== run_autograder on a conv.py that shows a hidden test and the rubric at import (expect PermissionError)"
+grade "conv.py that reads hidden files"
+if grep -q "formula_positional_encoding\|\"hashes\"" "$work/results/results.json"; then
+    echo "rehearse.sh: a hidden test's source or the rubric reached results.json" >&2; exit 1
+fi
+echo "   neither a hidden test's source nor the rubric is in results.json"
 rm -rf "$work"

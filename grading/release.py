@@ -1,4 +1,5 @@
-"""``python -m grading release``: the student starter, built from the reference and verified."""
+"""Stage: generate (the starter). ``python -m grading release``: the student starter, built from the reference
+and verified."""
 
 from __future__ import annotations
 
@@ -13,7 +14,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from grading import manifest
-from grading.harness import RubricError, collect_rubric, grade_folder, truncate
 from grading.markers import (
     MarkerError,
     hidden_test_lines,
@@ -22,6 +22,8 @@ from grading.markers import (
     solution_lines,
     strip_text,
 )
+from grading.rubric import RubricError
+from grading.runner import collect_rubric, grade_folder, truncate
 
 STARTER_ZIP_FOLDER = "ps3"
 TEXT_SUFFIXES = (".py", ".md", ".tex", ".ipynb", ".txt", ".toml", ".cfg", ".bib", ".sty", ".gitignore", ".gitkeep")

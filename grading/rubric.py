@@ -1,21 +1,30 @@
-"""The rubric: every part of the handout, its points, and how many of them the autograder awards.
+"""Stage: assign (the rubric). Every part of the handout, its points, how many of them the autograder awards,
+and the graded tests with the points each gives (``TestSpec``, ``Rubric``: ``rubric.json`` in the autograder).
 
 ``PARTS`` is the one table (handout order). Each graded test names its part and a relative weight next to it
 (``@pytest.mark.weight(w, part="1.a.i")``; ``@pytest.mark.hidden`` for tests only the autograder runs); the
-rubric collector (``grading.harness.collect_rubric``) gives a test ``autograded * w / (sum of the weights in
-its part)`` points, so every part adds up to this table exactly. The rest of a part's handout points is graded
-by hand from the write-up. ``python -m grading check`` verifies the tests, this table, the handout's problem
+rubric collector (``grading.runner.collect_rubric``) gives a test ``autograded * w / (sum of the weights in
+its part)`` points (``share_points``), so every part adds up to this table exactly. The rest of a part's
+handout points is graded by hand from the write-up. ``python -m grading check`` verifies the tests, this table, the handout's problem
 and section totals, and README's rubric table against each other (``table_problems``, ``rubric_problems``,
 ``readme_problems``), and prints ``format_table``.
 
 Machine labels ("1.a.i", "3.b") are what the markers use; ``handout_label`` gives the handout's spelling
 ("1(a)i", "3(b)"). ``part_of`` maps a student module's qualname (``"cnn.CNN.__init__"``) to its part.
+
+``TestSpec`` is one graded test (node id, points, part, visibility, timeout), ``Rubric`` all of them with the
+hashes of the course files and the time limits (``to_json`` / ``from_json``); ``course_parts`` gives a course's
+autograded points per part (``PARTS``, or the fixture course's own table).
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from fractions import Fraction
+from pathlib import Path
 from typing import NamedTuple
 
 
@@ -290,3 +299,101 @@ def readme_problems(readme: str) -> list[str]:
     problems += [f"README's rubric table has a row {label} that is not in grading/rubric.py"
                  for label in found if label not in wanted]
     return problems
+
+
+# --- the collected rubric: graded tests and their points --------------------------------------------
+VISIBLE, HIDDEN = "visible", "after_published"  # Gradescope visibilities of a visible and a hidden test
+
+
+@dataclass(frozen=True)
+class TestSpec:
+    """One graded test: its markers (part, weight, visibility, timeout) and the points that gives it."""
+
+    nodeid: str
+    points: float  # the part's autograded points * weight / (sum of the part's weights), to 1e-4
+    part: str  # machine label of the handout part, e.g. "1.a.i" (a key of PARTS)
+    hidden: bool = False
+    timeout: float | None = None
+    doc: str = ""
+    weight: float = 1.0  # relative weight inside the part (@pytest.mark.weight(w, part=...))
+
+    @property
+    def file(self) -> str:
+        return self.nodeid.split("::", 1)[0]
+
+    @property
+    def visibility(self) -> str:
+        return HIDDEN if self.hidden else VISIBLE
+
+    @property
+    def short(self) -> str:
+        return self.nodeid.removeprefix("tests/")
+
+    @property
+    def label(self) -> str:
+        """The handout's spelling of the part: "1(a)i"."""
+        return handout_label(self.part)
+
+
+@dataclass
+class Rubric:
+    """Every graded test (in collection order) and how a run of them is limited: the autograder's rubric.json."""
+
+    tests: list[TestSpec]
+    hashes: dict[str, str] = field(default_factory=dict)  # sha256 of every course file students cannot change
+    test_timeout: float = 30.0  # default per-test timeout (a test's own timeout marker wins)
+    budget: float | None = None  # seconds for the whole run; tests not started by then are not run
+
+    def to_json(self) -> str:
+        data = {"tests": [asdict(t) for t in self.tests], "hashes": self.hashes,
+                "test_timeout": self.test_timeout, "budget": self.budget}
+        return json.dumps(data, indent=1)
+
+    @classmethod
+    def from_json(cls, text: str) -> Rubric:
+        data = json.loads(text)
+        return cls([TestSpec(**t) for t in data["tests"]], data.get("hashes", {}),
+                   data.get("test_timeout", 30.0), data.get("budget"))
+
+    def select(self, files: Iterable[str] | None) -> list[TestSpec]:
+        if files is None:
+            return list(self.tests)
+        wanted = {f if f.startswith("tests/") else f"tests/{f}" for f in files}
+        return [t for t in self.tests if t.file in wanted or t.nodeid in wanted]
+
+    @property
+    def max_score(self) -> float:
+        return round(float(sum(t.points for t in self.tests)), 4)
+
+
+class RubricError(RuntimeError):
+    """The reference tests do not collect, or a weight marker is malformed or names no autograded part."""
+
+
+SCALE = 10_000  # points are multiples of 1e-4 (results.json shows 4 decimals)
+
+
+def share_points(weights: list[float], total: float) -> list[float]:
+    """Split ``total`` points in proportion to ``weights``, in multiples of 1e-4 that add up to ``total``
+    exactly (largest remainder; ties go to the earlier test)."""
+    units = round(Fraction(total) * SCALE)
+    whole = sum(Fraction(w) for w in weights)
+    exact = [units * Fraction(w) / whole for w in weights]
+    floors = [int(x) for x in exact]
+    left = units - sum(floors)
+    for i in sorted(range(len(exact)), key=lambda i: (-(exact[i] - floors[i]), i))[:left]:
+        floors[i] += 1
+    return [u / SCALE for u in floors]
+
+
+def course_parts(course: Path) -> dict[str, float]:
+    """Autograded points per part: ``PARTS`` (``autograded_points``), unless the course's pyproject.toml has its
+    own table ``[tool.grading.parts]`` (the test fixture course does)."""
+    import tomllib
+
+    try:
+        data = tomllib.loads((course / "pyproject.toml").read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError):
+        data = {}
+    own = data.get("tool", {}).get("grading", {}).get("parts")
+    return {str(k): float(v) for k, v in own.items()} if isinstance(own, dict) else autograded_points()

@@ -12,7 +12,7 @@ from collections import Counter
 
 import pytest
 
-from grading import harness, manifest
+from grading import manifest, rubric
 from grading.accuracy import (
     ALTERNATIVES,
     _definitions,
@@ -103,12 +103,12 @@ def test_select_mutants_by_module_or_name():
 
 
 def test_module_test_files_are_the_modules_own_public_and_hidden_files():
-    specs = [harness.TestSpec(f"tests/{f}::t", 1, "1.a") for f in
+    specs = [rubric.TestSpec(f"tests/{f}::t", 1, "1.a") for f in
              ("conv_tests.py", "conv_hidden_tests.py", "cnn_tests.py", "data_tests.py")]
-    rubric = harness.Rubric(specs)
-    assert module_test_files(rubric, "conv") == ["tests/conv_hidden_tests.py", "tests/conv_tests.py"]
-    assert module_test_files(rubric, "data") == ["tests/data_tests.py"]
-    assert module_test_files(rubric, "rnn") == []
+    rub = rubric.Rubric(specs)
+    assert module_test_files(rub, "conv") == ["tests/conv_hidden_tests.py", "tests/conv_tests.py"]
+    assert module_test_files(rub, "data") == ["tests/data_tests.py"]
+    assert module_test_files(rub, "rnn") == []
 
 
 def test_alternatives_are_fragments_that_splice_into_the_reference():

@@ -31,7 +31,7 @@ def test_starter_content(starter):
     dest, report = starter
     assert sorted(report.files) == ["mini.py", "other.py", "pyproject.toml", "tests/__init__.py",
                                     "tests/conftest.py", "tests/helpers.py", "tests/mini_tests.py",
-                                    "tests/other_tests.py", "utils.py", "zip_assignment.py"]
+                                    "tests/other_tests.py", "tests/sandbox.py", "utils.py", "zip_assignment.py"]
     mini = (dest / "mini.py").read_text()
     assert 'raise NotImplementedError("mini.double: multiply by two")' in mini
     assert 'raise NotImplementedError("mini.square: write this")' in mini and "return x * x" not in mini
@@ -147,7 +147,7 @@ def test_clean_course_passes_release_and_reports_coverage(tmp_path):
     assert KEY_LINE not in (starter / "writeup" / "main.tex").read_text()
     # solution: mini.py's distinctive line and the key line; instructor-only: 2 of grading/, 1 of main's README,
     # 5 of the hidden tests (the rest is trivial: short, decorators, `return doubled` ...)
-    assert report.leak_coverage == "leak check: 2 solution lines and 8 instructor-only lines against 12 starter files"
+    assert report.leak_coverage == "leak check: 2 solution lines and 8 instructor-only lines against 13 starter files"
 
 
 @pytest.mark.parametrize("plant", ["solution", "grading", "key"])
@@ -172,7 +172,7 @@ def test_planted_leak_fails_release_with_file_and_line(tmp_path, plant):
 def test_test_scaffolding_shared_with_grading_tests_is_not_a_leak(tmp_path):
     """Rule 3: grading's own tests may share set-up lines with the public tests; answers may not."""
     course = leak_course(tmp_path)
-    shared = '    assert_close(mini.double(x), x * 2, case="arange")'
+    shared = '    assert_close(student.module("mini").double(x), x * 2, case="arange")'
     (course / "grading" / "tests").mkdir()
     (course / "grading" / "tests" / "mini_more_tests.py").write_text(f"def test_more(x):\n{shared}\n")
     (course / "grading" / "mutants").mkdir()

@@ -1,18 +1,18 @@
-"""Submission intake (grading/harness.py): a student file over the size limit is reported with its size."""
+"""Submission intake (grading/intake.py): a student file over the size limit is reported with its size."""
 
 from __future__ import annotations
 
 import zipfile
 from pathlib import Path
 
-from grading.harness import (
+from grading.intake import (
     MAX_FILE_BYTES,
-    GradeReport,
-    _prepare_submission,
     _safe_extract,
     find_student_files,
+    prepare_submission,
     too_large_files,
 )
+from grading.runner import GradeReport
 
 NAMES = ["conv.py", "cnn.py"]
 BIG = int(7.2 * 2**20)  # "7.2 MB"
@@ -49,7 +49,7 @@ def test_oversized_member_of_a_zip_is_reported_with_its_size(tmp_path):
     with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         zf.writestr("hw3/conv.py", b"#" * BIG)
         zf.writestr("hw3/cnn.py", "x = 1\n")
-    dest, skipped = _prepare_submission(archive, NAMES, tmp_path / "scratch")
+    dest, skipped = prepare_submission(archive, NAMES, tmp_path / "scratch")
     assert skipped == {"hw3/conv.py": BIG}
     assert not (dest / "hw3" / "conv.py").exists() and (dest / "hw3" / "cnn.py").is_file()
     found, missing, notes = find_student_files(dest, NAMES, skipped)

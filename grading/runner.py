@@ -1,31 +1,33 @@
-"""The grading harness: run the graded tests on a submission and score them from a trusted rubric.
+"""Stage: run. Run the graded tests on a submission and score them from a trusted rubric.
 
 Trust model. The parent process (this module) never imports student code. It
 
 1. takes the rubric (graded tests, points, handout part, visibility, timeout) from a collection run on the
    reference, done before any student code is present (``collect_rubric``; shipped as ``rubric.json``);
    a test's points are its part's autograded points (grading/rubric.py) shared by the weights of the part;
-2. copies only the student-editable files (found at any depth) into a fresh copy of the course files;
-3. runs pytest in a child process (as an unprivileged user when it runs as root) with a plugin that
-   streams one event per test to a pipe the parent owns; a test whose result never arrives (``os._exit``,
-   segfault, a kill after its timeout) is failed and the remaining tests run in a new child, so one crash
-   costs only its own test;
+2. copies only the student-editable files (found at any depth, grading/intake.py) into a fresh copy of the
+   course files;
+3. runs pytest in a child process (as an unprivileged user when it runs as root, grading/sandbox.py) with a
+   plugin (grading/plugin.py) that streams one event per test to a pipe the parent owns; a test whose result
+   never arrives (``os._exit``, segfault, a kill after its timeout) is failed and the remaining tests run in a
+   new child, so one crash costs only its own test;
 4. scores each test from its own rubric: only pass/fail comes from the child, and the results file is
    written by the parent after the child is gone.
 
-``grade_folder`` is the one entry point used by ``run_autograder``, ``python -m grading grade`` and ``check``;
-it is re-entrant (temporary folders only), so several can run in parallel, and ``select`` restricts the
-run to some test files (e.g. the tests of one module).
+``grade_folder`` is the one entry point used by ``python -m grading gradescope`` (run_autograder),
+``python -m grading grade`` and ``check``; it is re-entrant (temporary folders only), so several can run in
+parallel, and ``select`` restricts the run to some test files (e.g. the tests of one module). ``pytest_args``
+is the one place pytest's command line is built (the rubric collection, the graded run, grading/quickrun.py).
+``TestResult`` / ``GradeReport`` hold the outcome (``GradeReport.to_results_json``: Gradescope's document).
 """
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import hashlib
 import json
 import os
-import pwd
-import resource
 import select
 import shutil
 import signal
@@ -33,28 +35,39 @@ import subprocess
 import sys
 import tempfile
 import time
-import zipfile
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
-from fractions import Fraction
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from grading.rubric import autograded_points, handout_label, part_order
+from grading.intake import (
+    find_student_files,
+    prepare_submission,
+    syntax_notes,
+    too_large_files,
+    too_large_note,
+)
+from grading.rubric import VISIBLE, Rubric, RubricError, TestSpec, course_parts, part_order, share_points
+from grading.sandbox import (
+    grading_user,
+    kill_descendants,
+    limit_process,
+    make_private,
+    make_read_only,
+    rmtree,
+)
 
 PLUGIN_SOURCE = Path(__file__).with_name("plugin.py")
 PLUGIN_NAME = "ps3_grading_plugin"
+PLUGIN_MODULES = ("__init__.py", "worker.py", "sandbox.py")  # grading modules the plugin imports
+MISTAKES = "mistakes.json"  # next to course/ in the autograder's source: grading/fairness.py
 GRACE = 15.0  # seconds the parent waits past a test's own timeout before killing the child
 TIMEOUT_CAP = 10.0  # per-test timeout for the rest of a test file once one of its tests timed out
 COLLECT_TIMEOUT = 120.0  # seconds to import one test module (an infinite loop at import time)
 STARTUP_TIMEOUT = 180.0  # seconds from start to the first event (interpreter, torch, conftest)
+WORKER_STARTUP_TIMEOUT = 150.0  # seconds for the tests' process to (re)start its worker (not a test's time)
 MAX_LOG_BYTES = 50 * 1024 * 1024  # the child's own stdout/stderr beyond pytest's capture
 MAX_TEST_OUTPUT = 5000  # characters of output per test in results.json
-MAX_FILE_BYTES = 5 * 1024 * 1024  # a submitted file larger than this is not taken
-MAX_WRITE_BYTES = 256 * 1024 * 1024  # largest file the test process may write (RLIMIT_FSIZE)
-MAX_PROCESSES = 1024  # processes + threads of the grading user (RLIMIT_NPROC)
-SKIP_DIRS = {"__MACOSX", "__pycache__", ".git", ".venv", "venv", "node_modules", ".ipynb_checkpoints"}
-VISIBLE, HIDDEN = "visible", "after_published"
 
 
 #: How a failed import of a test module (e.g. a submission with a syntax error) starts its message.
@@ -76,110 +89,7 @@ def truncate(text: str, limit: int) -> str:
     return f"{text[:head]}\n... [{len(text) - limit} characters cut] ...\n{text[-(limit - head):]}"
 
 
-# --- rubric -----------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class TestSpec:
-    """One graded test: its markers (part, weight, visibility, timeout) and the points that gives it."""
-
-    nodeid: str
-    points: float  # the part's autograded points * weight / (sum of the part's weights), to 1e-4
-    part: str  # machine label of the handout part, e.g. "1.a.i" (grading/rubric.py PARTS)
-    hidden: bool = False
-    timeout: float | None = None
-    doc: str = ""
-    weight: float = 1.0  # relative weight inside the part (@pytest.mark.weight(w, part=...))
-
-    @property
-    def file(self) -> str:
-        return self.nodeid.split("::", 1)[0]
-
-    @property
-    def problem(self) -> str:
-        return self.part.split(".", 1)[0]
-
-    @property
-    def visibility(self) -> str:
-        return HIDDEN if self.hidden else VISIBLE
-
-    @property
-    def short(self) -> str:
-        return self.nodeid.removeprefix("tests/")
-
-    @property
-    def label(self) -> str:
-        """The handout's spelling of the part: "1(a)i"."""
-        return handout_label(self.part)
-
-
-@dataclass
-class Rubric:
-    tests: list[TestSpec]
-    hashes: dict[str, str] = field(default_factory=dict)  # sha256 of every course file students cannot change
-    test_timeout: float = 30.0  # default per-test timeout (a test's own timeout marker wins)
-    budget: float | None = None  # seconds for the whole run; tests not started by then are not run
-
-    def to_json(self) -> str:
-        data = {"tests": [asdict(t) for t in self.tests], "hashes": self.hashes,
-                "test_timeout": self.test_timeout, "budget": self.budget}
-        return json.dumps(data, indent=1)
-
-    @classmethod
-    def from_json(cls, text: str) -> Rubric:
-        data = json.loads(text)
-        return cls([TestSpec(**t) for t in data["tests"]], data.get("hashes", {}),
-                   data.get("test_timeout", 30.0), data.get("budget"))
-
-    def select(self, files: Iterable[str] | None) -> list[TestSpec]:
-        if files is None:
-            return list(self.tests)
-        wanted = {f if f.startswith("tests/") else f"tests/{f}" for f in files}
-        return [t for t in self.tests if t.file in wanted or t.nodeid in wanted]
-
-    def totals(self, key: str = "problem") -> dict[str, float]:
-        out: dict[str, float] = {}
-        for t in self.tests:
-            k = t.problem if key == "problem" else t.part
-            out[k] = out.get(k, 0) + t.points
-        return {k: round(v, 4) for k, v in out.items()}  # points are multiples of 1e-4
-
-    @property
-    def max_score(self) -> float:
-        return round(float(sum(t.points for t in self.tests)), 4)
-
-
-class RubricError(RuntimeError):
-    """The reference tests do not collect, or a weight marker is malformed or names no autograded part."""
-
-
-SCALE = 10_000  # points are multiples of 1e-4 (results.json shows 4 decimals)
-
-
-def share_points(weights: list[float], total: float) -> list[float]:
-    """Split ``total`` points in proportion to ``weights``, in multiples of 1e-4 that add up to ``total``
-    exactly (largest remainder; ties go to the earlier test)."""
-    units = round(Fraction(total) * SCALE)
-    whole = sum(Fraction(w) for w in weights)
-    exact = [units * Fraction(w) / whole for w in weights]
-    floors = [int(x) for x in exact]
-    left = units - sum(floors)
-    for i in sorted(range(len(exact)), key=lambda i: (-(exact[i] - floors[i]), i))[:left]:
-        floors[i] += 1
-    return [u / SCALE for u in floors]
-
-
-def course_parts(course: Path) -> dict[str, float]:
-    """Autograded points per part: grading/rubric.py, unless the course's pyproject.toml has its own table
-    ``[tool.grading.parts]`` (the test fixture course does)."""
-    import tomllib
-
-    try:
-        data = tomllib.loads((course / "pyproject.toml").read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError):
-        data = {}
-    own = data.get("tool", {}).get("grading", {}).get("parts")
-    return {str(k): float(v) for k, v in own.items()} if isinstance(own, dict) else autograded_points()
-
-
+# --- the pytest child: its command line, environment and plugin -------------------------------------
 def _child_env(extra: dict[str, str], tmp: Path, plugin_dir: Path) -> dict[str, str]:
     env = {
         "PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
@@ -204,37 +114,85 @@ def _child_env(extra: dict[str, str], tmp: Path, plugin_dir: Path) -> dict[str, 
     return env
 
 
-def _pytest_cmd(python: str, course: Path, files: list[str], basetemp: Path, timeout: float | None) -> list[str]:
-    cmd = [python, "-m", "pytest", *files, "-p", PLUGIN_NAME, "-p", "pytest_timeout", "-p", "no:cacheprovider",
-           "-c", str(course / "pyproject.toml"), "--rootdir", str(course), "--basetemp", str(basetemp),
-           "-q", "--tb=short", "--color=no", "--continue-on-collection-errors", "-o", "timeout_method=signal", "-o", "console_output_style=classic"]
+def pytest_args(course: Path, files: Iterable[str], *, collect: bool = False, basetemp: Path | None = None,
+                timeout: float | None = None, plugin: bool = True, maxfail: int = 0) -> list[str]:
+    """pytest's arguments (after ``python -m pytest``, or for ``pytest.main``) to run ``files`` of ``course``
+    with its own pyproject.toml. The one place they are built, for the three ways the grader runs pytest:
+
+    - the rubric (``collect_rubric``): ``collect=True``, the grading plugin in collect mode;
+    - the graded run (``_run_group``): the grading plugin, ``basetemp`` and the default per-test ``timeout``;
+      a module that fails to import does not stop the others (the plugin reports it);
+    - trusted code (grading/quickrun.py, ``pytest.main`` in a forked process): ``plugin=False`` (no grading
+      plugin, pytest's own handling of collection errors and console output), stopping after ``maxfail``
+      failures.
+    """
+    args = [*files]
+    if plugin:
+        args += ["-p", PLUGIN_NAME]
+    args += ["-p", "pytest_timeout", "-p", "no:cacheprovider", "-c", str(course / "pyproject.toml"),
+             "--rootdir", str(course), "-q"]
+    if collect:
+        return [*args, "--collect-only"]
+    if basetemp is not None:
+        args += ["--basetemp", str(basetemp)]
+    args += ["--tb=short", "--color=no", "-o", "timeout_method=signal"]
+    if plugin:
+        args += ["--continue-on-collection-errors", "-o", "console_output_style=classic"]
     if timeout is not None:
-        cmd += ["-o", f"timeout={timeout:g}"]
-    return cmd
+        args += ["-o", f"timeout={timeout:g}"]
+    if maxfail:
+        args.append(f"--maxfail={maxfail}")
+    return args
 
 
 def _install_plugin(where: Path) -> Path:
+    """The plugin, and the grading modules it imports (the worker's client), in a folder of their own: the
+    tests' process gets this folder on its path, never the repository (which holds the reference)."""
     plugin_dir = where / "plugin"
-    plugin_dir.mkdir(parents=True, exist_ok=True)
+    (plugin_dir / "grading").mkdir(parents=True, exist_ok=True)
     shutil.copyfile(PLUGIN_SOURCE, plugin_dir / f"{PLUGIN_NAME}.py")
+    for name in PLUGIN_MODULES:
+        shutil.copyfile(PLUGIN_SOURCE.with_name(name), plugin_dir / "grading" / name)
     return plugin_dir
 
 
-def collect_rubric(course: Path, python: str = sys.executable, paths: Iterable[str] = ("tests",),
-                   test_timeout: float = 30.0, budget: float | None = None,
-                   parts: Mapping[str, float] | None = None) -> Rubric:
+#: The files of the course the worker gets besides the support modules and the student's files: the request
+#: interpreter and what it imports (the from-scratch guard, the toy models the tests hand to student code).
+WORKER_TEST_FILES = ("tests/__init__.py", "tests/sandbox.py", "tests/helpers.py", "tests/toys.py")
+
+
+def build_folders(course: Path, found: dict[str, Path], student_files: list[str], trusted: Path,
+                  worker: Path) -> None:
+    """Split ``course`` into the trusted tests' folder (everything but the student files: the tests' process
+    cannot import one even by mistake) and the worker's folder (the support modules and scripts, the
+    student's files, a starter stub for each missing one, and ``WORKER_TEST_FILES``; no test)."""
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    shutil.copytree(course, trusted, symlinks=False, ignore=ignore)
+    for name in student_files:
+        (trusted / name).unlink(missing_ok=True)
+    shutil.copytree(course, worker, symlinks=False, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "tests"))
+    (worker / "tests").mkdir()
+    for rel in WORKER_TEST_FILES:
+        if (course / rel).is_file():
+            shutil.copyfile(course / rel, worker / rel)
+    for name, path in found.items():
+        shutil.copyfile(path, worker / name)
+
+
+# --- the rubric (collected on the reference) and the course's files ---------------------------------
+def collect_rubric(course: Path, python: str = sys.executable, test_timeout: float = 30.0,
+                   budget: float | None = None) -> Rubric:
     """Collect the graded tests of ``course`` (which must hold the reference solution) in a clean process.
 
-    Each test gets ``parts[part] * weight / (sum of the weights in its part)`` points (``share_points``);
-    ``parts``: autograded points per part, by default ``course_parts(course)``."""
-    parts = dict(course_parts(course) if parts is None else parts)
+    Each test gets ``parts[part] * weight / (sum of the weights in its part)`` points (``share_points``),
+    ``parts`` being the autograded points per part (``course_parts(course)``)."""
+    parts = course_parts(course)
     with tempfile.TemporaryDirectory(prefix="grading-collect-") as tmp_:
         tmp = Path(tmp_)
         out = tmp / "rubric.json"
         plugin_dir = _install_plugin(tmp)
-        cmd = [python, "-m", "pytest", "--collect-only", "-q", "-p", PLUGIN_NAME, "-p", "pytest_timeout",
-               "-p", "no:cacheprovider", "-c", str(course / "pyproject.toml"), "--rootdir", str(course),
-               *[p for p in paths if (course / p).exists()]]
+        files = ["tests"] if (course / "tests").exists() else []
+        cmd = [python, "-m", "pytest", *pytest_args(course, files, collect=True)]
         env = _child_env({"GRADING_COLLECT_OUT": str(out)}, tmp, plugin_dir)
         proc = subprocess.run(cmd, cwd=course, env=env, capture_output=True, text=True, timeout=600)
         if not out.exists():
@@ -267,16 +225,36 @@ def collect_rubric(course: Path, python: str = sys.executable, paths: Iterable[s
 
 
 def _imports(path: Path) -> set[str]:
-    import ast
-
     tree = ast.parse(path.read_text(encoding="utf-8"))
     names = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
     return names | {n.module.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
 
 
+def _reached(path: Path, course: Path, seen: frozenset[Path] = frozenset()) -> set[str]:
+    """The top-level modules a test file reaches: what it imports, the literal names of its
+    ``student.module("conv")`` requests, the names in a module-level ``MODULES_UNDER_TEST = (...)`` (for
+    modules reached through a variable), and the same for the test modules it imports (``tests.X``)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names = _imports(path)
+    for node in ast.walk(tree):
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "module"
+                and node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)):
+            names.add(node.args[0].value.split(".")[0])
+        elif (isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "MODULES_UNDER_TEST"
+                                                    for t in node.targets)):
+            names |= {e.value for e in ast.walk(node.value) if isinstance(e, ast.Constant) and isinstance(e.value, str)}
+    for node in ast.walk(tree):
+        module = node.module if isinstance(node, ast.ImportFrom) else None
+        if module and module.startswith("tests.") and (course / (module.replace(".", "/") + ".py")).is_file():
+            other = course / (module.replace(".", "/") + ".py")
+            if other not in seen:
+                names |= _reached(other, course, seen | {path})
+    return names
+
+
 def tests_for_module(course: Path, module: str) -> list[str]:
-    """The test files that import ``module`` (e.g. "conv"), directly or through another top-level module
-    (cnn imports conv): the selection that grades a change to it."""
+    """The test files that reach ``module`` (e.g. "conv"; see ``_reached``), directly or through another
+    top-level module (cnn imports conv): the selection that grades a change to it."""
     affected = {module}
     graph = {p.stem: _imports(p) for p in course.glob("*.py")}
     while True:
@@ -285,7 +263,7 @@ def tests_for_module(course: Path, module: str) -> list[str]:
             break
         affected |= more
     return [p.relative_to(course).as_posix() for p in sorted((course / "tests").glob("*_tests.py"))
-            if _imports(p) & affected]
+            if _reached(p, course) & affected]
 
 
 def changed_files(root: Path, hashes: dict[str, str]) -> list[str]:
@@ -395,220 +373,13 @@ class GradeReport:
         }
 
 
-def failure_results(specs: Iterable[TestSpec], message: str) -> list[TestResult]:
-    return [TestResult(s, "failed", message) for s in specs]
-
-
-# --- submission -------------------------------------------------------------------------------------
-def too_large_note(name: str, size: int) -> str:
-    """``"conv.py is 7.2 MB, over the 5 MB limit: not graded."``"""
-    return f"{name} is {size / 2**20:.1f} MB, over the {MAX_FILE_BYTES / 2**20:g} MB limit: not graded."
-
-
-def _safe_extract(zip_path: Path, dest: Path) -> dict[str, int]:
-    """Extract a zip without letting any member escape ``dest`` (no absolute paths, no ``..``).
-
-    Members over ``MAX_FILE_BYTES`` are not extracted; returns them, ``{path in the zip: size}``.
-    """
-    skipped: dict[str, int] = {}
-    with zipfile.ZipFile(zip_path) as zf:
-        for info in zf.infolist():
-            name = info.filename.replace("\\", "/")
-            parts = [p for p in name.split("/") if p not in ("", ".")]
-            if not parts or ".." in parts or info.is_dir():
-                continue
-            if info.file_size > MAX_FILE_BYTES:
-                skipped["/".join(parts)] = info.file_size
-                continue
-            target = dest.joinpath(*parts)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with zf.open(info) as src, open(target, "wb") as dst:
-                shutil.copyfileobj(src, dst)
-    return skipped
-
-
-def find_student_files(submission: Path, names: Iterable[str], skipped: Mapping[str, int] | None = None
-                       ) -> tuple[dict[str, Path], list[str], list[str]]:
-    """Locate each student file at any depth (the shallowest wins). Returns (found, missing, notes).
-
-    A file over ``MAX_FILE_BYTES`` is not taken: it is missing, with a note giving its size. ``skipped``:
-    the members ``_safe_extract`` left out for their size (``{path in the zip: size}``), reported the same way
-    when no copy of that name was extracted.
-    """
-    names = list(names)
-    large = too_large_files(submission, names, skipped)
-    candidates: dict[str, list[Path]] = {n: [] for n in names}
-    for dirpath, dirnames, filenames in os.walk(submission, followlinks=False):
-        dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS and not d.startswith("."))
-        for fname in filenames:
-            if fname in candidates:
-                candidates[fname].append(Path(dirpath) / fname)
-    found: dict[str, Path] = {}
-    notes: list[str] = []
-    for name, paths in candidates.items():
-        paths = [p for p in paths if not p.is_symlink() and p.is_file()]
-        if name in large:
-            notes.append(too_large_note(name, large[name]))
-            continue
-        if not paths:
-            continue
-        paths.sort(key=lambda p: (len(p.relative_to(submission).parts), str(p)))
-        best = paths[0]
-        found[name] = best
-        if len(paths) > 1:
-            others = ", ".join(str(p.relative_to(submission)) for p in paths[1:])
-            notes.append(f"{name}: several copies found; graded {best.relative_to(submission)} (ignored {others}).")
-    missing = [n for n in names if n not in found]
-    return found, missing, notes
-
-
-def too_large_files(submission: Path, names: Iterable[str], skipped: Mapping[str, int] | None = None
-                    ) -> dict[str, int]:
-    """The student files not taken for their size, ``{name: bytes}``: the shallowest copy in ``submission`` is
-    over ``MAX_FILE_BYTES``, or (no copy at all) ``skipped`` lists one (see :func:`find_student_files`)."""
-    names = set(names)
-    copies: dict[str, list[Path]] = {}
-    for dirpath, dirnames, filenames in os.walk(submission, followlinks=False):
-        dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS and not d.startswith("."))
-        for fname in filenames:
-            path = Path(dirpath) / fname
-            if fname in names and not path.is_symlink() and path.is_file():
-                copies.setdefault(fname, []).append(path)
-    large: dict[str, int] = {}
-    for name, paths in copies.items():
-        best = min(paths, key=lambda p: (len(p.relative_to(submission).parts), str(p)))
-        if best.stat().st_size > MAX_FILE_BYTES:
-            large[name] = best.stat().st_size
-    for member, size in sorted((skipped or {}).items(), key=lambda item: (item[0].count("/"), item[0])):
-        name = member.rsplit("/", 1)[-1]
-        if name in names and name not in copies and name not in large:
-            large[name] = size
-    return large
-
-
-def _prepare_submission(submission: Path, names: list[str], scratch: Path) -> tuple[Path, dict[str, int]]:
-    """A folder to search: the submission itself, or the zip(s) it contains, extracted; and the zip members
-    left out for their size (``{path: bytes}``)."""
-    if submission.is_file() and zipfile.is_zipfile(submission):
-        dest = scratch / "submission"
-        dest.mkdir(parents=True, exist_ok=True)
-        return dest, _safe_extract(submission, dest)
-    found, _, _ = find_student_files(submission, names)
-    zips = [p for p in submission.rglob("*.zip") if p.is_file() and not p.is_symlink()]
-    if not found and zips:
-        dest = scratch / "submission-unzipped"
-        skipped: dict[str, int] = {}
-        for z in zips:
-            with contextlib.suppress(zipfile.BadZipFile):
-                skipped.update({f"{z.stem}/{m}": n for m, n in _safe_extract(z, dest / z.stem).items()})
-        return dest, skipped
-    return submission, {}
-
-
-def syntax_notes(files: dict[str, Path]) -> list[str]:
-    notes = []
-    for name, path in files.items():
-        try:
-            compile(path.read_bytes(), name, "exec", dont_inherit=True)
-        except SyntaxError as err:
-            notes.append(f"{name}:{err.lineno}: SyntaxError: {err.msg}. Every test that imports "
-                         f"{name.removesuffix('.py')} fails until this is fixed.")
-        except (ValueError, RecursionError, MemoryError) as err:
-            notes.append(f"{name}: cannot be compiled ({type(err).__name__}).")
-    return notes
-
-
 # --- running the tests ------------------------------------------------------------------------------
-def grading_user(python: str = sys.executable, probe: str = "import pytest") -> tuple[int, int] | None:
-    """(uid, gid) of the unprivileged user the tests run as when we are root; None when we are not root.
-
-    The user is ``student`` (created with useradd if missing; ``nobody`` otherwise). If that user cannot
-    run ``python`` (e.g. an interpreter under /root, as in a pyenv install), the tests run as root and a
-    warning is printed: on Gradescope the interpreter lives in /opt and this does not happen.
-    """
-    if os.geteuid() != 0:
-        return None
-    if (python, probe) in _USER_CACHE:
-        return _USER_CACHE[python, probe]
-    try:
-        pw = pwd.getpwnam("student")
-    except KeyError:
-        useradd = shutil.which("useradd")
-        if useradd:
-            subprocess.run([useradd, "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", "student"],
-                           capture_output=True)
-        try:
-            pw = pwd.getpwnam("student")
-        except KeyError:
-            pw = pwd.getpwnam("nobody")
-    user: tuple[int, int] | None = (pw.pw_uid, pw.pw_gid)
-    try:
-        proc = subprocess.run([python, "-c", probe], user=pw.pw_uid, group=pw.pw_gid, extra_groups=[],
-                               capture_output=True, timeout=120, cwd="/", env={"PATH": os.environ.get("PATH", "")})
-        ok = proc.returncode == 0
-    except (OSError, subprocess.SubprocessError):
-        ok = False
-    if not ok:
-        print(f"warning: user {pw.pw_name} cannot run {python}; the tests run as root (install the interpreter "
-              "where every user can read it, as setup.sh does, to drop privileges)", file=sys.stderr, flush=True)
-        user = None
-    _USER_CACHE[python, probe] = user
-    return user
-
-
-_USER_CACHE: dict[tuple[str, str], tuple[int, int] | None] = {}
-
-
-def _make_read_only(root: Path, user: tuple[int, int] | None) -> None:
-    """World-readable, writable by nobody but its owner (root) when we drop privileges; read-only otherwise."""
-    dmode, fmode = (0o755, 0o644) if user is not None else (0o555, 0o444)
-    for dirpath, _dirnames, filenames in os.walk(root):
-        for f in filenames:
-            os.chmod(os.path.join(dirpath, f), fmode)
-        os.chmod(dirpath, dmode)
-
-
-def _rmtree(path: Path) -> None:
-    def onerror(func, p, exc):  # noqa: ANN001
-        with contextlib.suppress(OSError):
-            os.chmod(os.path.dirname(p), 0o755)
-            os.chmod(p, 0o755)
-            func(p)
-
-    shutil.rmtree(path, onerror=onerror)
-
-
-def _limit(pid: int, separate_user: bool) -> None:
-    """Best-effort resource limits on the test process (set right after it starts, long before it has
-    imported anything): no core dumps, files of at most MAX_WRITE_BYTES (a process that writes more gets
-    SIGXFSZ and its test fails as a crash), and, when it runs as its own user, at most MAX_PROCESSES
-    processes and threads (a fork bomb)."""
-    limits = [(resource.RLIMIT_CORE, 0), (resource.RLIMIT_FSIZE, MAX_WRITE_BYTES)]
-    if separate_user:
-        limits.append((resource.RLIMIT_NPROC, MAX_PROCESSES))
-    for which, value in limits:
-        with contextlib.suppress(OSError, ValueError, AttributeError):
-            resource.prlimit(pid, which, (value, value))
-
-
-def kill_user_processes(uid: int) -> int:
-    """Kill every process left running as ``uid`` (e.g. one a submission detached with setsid). Only for a
-    user that exists to run one submission's tests, as on Gradescope; returns how many were killed."""
-    killed = 0
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            with contextlib.suppress(OSError):
-                if entry.stat().st_uid == uid:
-                    os.kill(int(entry.name), signal.SIGKILL)
-                    killed += 1
-    return killed
-
-
 @dataclass
 class _Attempt:
     events: list[dict] = field(default_factory=list)
     killed: str = ""  # why the parent killed the child ("" if it ended by itself)
     current: str | None = None  # test started without a result
+    paused: float | None = None  # when the worker began (re)starting, while it does (the test's clock stops)
     collecting: str | None = None  # module being imported
     done: bool = False
     returncode: int | None = None
@@ -633,13 +404,16 @@ def _run_child(cmd: list[str], course: Path, env: dict[str, str], user: tuple[in
         proc = subprocess.Popen(cmd, cwd=course, env=env, stdin=subprocess.DEVNULL, stdout=log,
                                 stderr=subprocess.STDOUT, pass_fds=(w,), start_new_session=True, **kwargs)
     os.close(w)
-    _limit(proc.pid, separate_user=user is not None)
+    limit_process(proc.pid, separate_user=user is not None)
     buf = b""
     phase_start = time.monotonic()
     eof = False
 
     def kill(reason: str) -> None:
         att.killed = att.killed or reason
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGSTOP)  # no new worker while its tree is killed
+        kill_descendants(proc.pid)  # the worker and its children: once the child is gone they are nobody's
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(proc.pid, signal.SIGKILL)
 
@@ -670,6 +444,12 @@ def _run_child(cmd: list[str], course: Path, env: dict[str, str], user: tuple[in
                         elif kind == "start":
                             att.current = str(ev.get("nodeid"))
                             phase_start = time.monotonic()
+                            att.paused = None
+                        elif kind == "worker_start":
+                            att.paused = time.monotonic()
+                        elif kind == "worker_ready" and att.paused is not None:
+                            phase_start += time.monotonic() - att.paused
+                            att.paused = None
                         elif kind == "result":
                             att.current = None
                             phase_start = time.monotonic()
@@ -684,7 +464,10 @@ def _run_child(cmd: list[str], course: Path, env: dict[str, str], user: tuple[in
             if proc.poll() is not None and (eof or not select.select([r], [], [], 0)[0]):
                 break
             now = time.monotonic()
-            if att.current is not None:
+            since = phase_start
+            if att.paused is not None:  # the worker is (re)starting: the tests' process does not count it either
+                limit, since = WORKER_STARTUP_TIMEOUT, att.paused
+            elif att.current is not None:
                 limit = limits.get(att.current) or default_timeout
                 if att.current.split("::")[0] in capped:
                     limit = min(limit, TIMEOUT_CAP)
@@ -693,7 +476,7 @@ def _run_child(cmd: list[str], course: Path, env: dict[str, str], user: tuple[in
                 limit = COLLECT_TIMEOUT
             else:
                 limit = STARTUP_TIMEOUT
-            if now - phase_start > limit:
+            if now - since > limit:
                 kill(f"timed out after {limit:.0f} s and the test process was stopped")
                 if att.current is not None:
                     capped.add(att.current.split("::")[0])
@@ -702,6 +485,8 @@ def _run_child(cmd: list[str], course: Path, env: dict[str, str], user: tuple[in
             elif log_path.stat().st_size > MAX_LOG_BYTES:
                 kill(f"the submission printed more than {MAX_LOG_BYTES // 2**20} MB and the test process was stopped")
     finally:
+        if proc.poll() is None:
+            kill("")
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(proc.pid, signal.SIGKILL)  # grandchildren left behind
         with contextlib.suppress(subprocess.TimeoutExpired):
@@ -714,21 +499,27 @@ def _run_child(cmd: list[str], course: Path, env: dict[str, str], user: tuple[in
     return att
 
 
-def _run_group(course: Path, specs: list[TestSpec], rubric: Rubric, user: tuple[int, int] | None,
-               scratch: Path, python: str, deadline: float | None, notes: list[str]) -> dict[str, TestResult]:
-    """Run ``specs`` (in order) until each has a result, restarting the child after a crash."""
+def _run_group(course: Path, worker: Path, specs: list[TestSpec], rubric: Rubric, user: tuple[int, int] | None,
+               scratch: Path, deadline: float | None, notes: list[str], modules: list[str],
+               mistakes: Path | None = None) -> dict[str, TestResult]:
+    """Run ``specs`` (in order) in a trusted pytest child until each has a result, restarting the child if
+    it dies. The child runs the tests in ``course`` (no student file) and starts its own worker process in
+    ``worker`` (as ``user``, when given) for the student's side; ``modules``: the student modules' names."""
     scratch.mkdir(parents=True, exist_ok=True)
+    os.chmod(scratch, 0o700)  # logs, the plugin, hashes: not for the worker's user
     plugin_dir = _install_plugin(scratch)
     tmp = scratch / "tmp"
     tmp.mkdir()
+    worker_tmp = scratch.with_name(f"{scratch.name}-worker-tmp")  # the one folder the worker may write
+    worker_tmp.mkdir(mode=0o700)
+    if user is not None:
+        os.chown(worker_tmp, *user)
     hashes_path = scratch / "hashes.json"
     hashes_path.write_text(json.dumps({k: v for k, v in rubric.hashes.items() if k.startswith("tests/")}))
-    if user is not None:
-        os.chown(tmp, *user)
-        for p in (scratch, plugin_dir):
-            os.chmod(p, 0o755)
-        for p in (plugin_dir / f"{PLUGIN_NAME}.py", hashes_path):
-            os.chmod(p, 0o644)
+    extra = {}
+    if mistakes is not None and mistakes.is_file():  # known mistakes' fingerprints (grading/fairness.py)
+        shutil.copyfile(mistakes, scratch / MISTAKES)
+        extra["GRADING_MISTAKES"] = str(scratch / MISTAKES)
     results: dict[str, TestResult] = {}
     by_id = {s.nodeid: s for s in specs}
     limits = {s.nodeid: float(s.timeout) for s in specs if s.timeout}
@@ -753,10 +544,15 @@ def _run_group(course: Path, specs: list[TestSpec], rubric: Rubric, user: tuple[
         os.chmod(wanted, 0o644)
         basetemp = tmp / f"pytest-{attempt}"
         files = sorted({s.file for s in remaining})
-        cmd = _pytest_cmd(python, course, files, basetemp, rubric.test_timeout)
-        env = _child_env({"GRADING_WANTED": str(wanted), "GRADING_HASHES": str(hashes_path)}, tmp, plugin_dir)
+        cmd = [sys.executable, "-m", "pytest",
+               *pytest_args(course, files, basetemp=basetemp, timeout=rubric.test_timeout)]
+        env = _child_env({"GRADING_WANTED": str(wanted), "GRADING_HASHES": str(hashes_path),
+                          "GRADING_WORKER_DIR": str(worker), "GRADING_WORKER_TMP": str(worker_tmp),
+                          "GRADING_WORKER_USER": f"{user[0]}:{user[1]}" if user is not None else "",
+                          "GRADING_TEST_TIMEOUT": f"{rubric.test_timeout:g}",
+                          "GRADING_STUDENT_MODULES": json.dumps(modules), **extra}, tmp, plugin_dir)
         log_path = scratch / f"child-{attempt}.log"
-        att = _run_child(cmd, course, env, user, log_path, limits, rubric.test_timeout, deadline, capped)
+        att = _run_child(cmd, course, env, None, log_path, limits, rubric.test_timeout, deadline, capped)
         before = len(results)
         collect_errors: dict[str, str] = {}
         for ev in att.events:
@@ -827,12 +623,11 @@ def _scratch_dir(prefix: str) -> Iterator[Path]:
     try:
         yield path
     finally:
-        _rmtree(path)
+        rmtree(path)
 
 
 def grade_folder(course: Path, submission: Path, rubric: Rubric, student_files: list[str], *,
-                 select: Iterable[str] | None = None, jobs: int = 1, python: str = sys.executable,
-                 run_as_user: bool = True, budget: float | None = None) -> GradeReport:
+                 select: Iterable[str] | None = None, jobs: int = 1, run_as_user: bool = True) -> GradeReport:
     """Grade ``submission`` (a folder or a zip) against ``course`` (support files, tests, starter stubs).
 
     Only ``student_files`` are taken from the submission (found at any depth); a missing one keeps the
@@ -841,25 +636,27 @@ def grade_folder(course: Path, submission: Path, rubric: Rubric, student_files: 
     """
     t0 = time.monotonic()
     specs = rubric.select(select)
-    budget = budget if budget is not None else rubric.budget
-    deadline = t0 + budget if budget else None
+    deadline = t0 + rubric.budget if rubric.budget else None
     with _scratch_dir("grading-") as scratch:
-        os.chmod(scratch, 0o755)
-        source, skipped = _prepare_submission(Path(submission), student_files, scratch)
+        os.chmod(scratch, 0o711)  # the worker's user reaches its own folders only (names it must know)
+        source, skipped = prepare_submission(Path(submission), student_files, scratch)
         found, missing, notes = find_student_files(source, student_files, skipped)
         too_large = too_large_files(source, student_files, skipped)
-        work = scratch / "course"
-        shutil.copytree(course, work, symlinks=False, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-        for name, path in found.items():
-            shutil.copyfile(path, work / name)
-        notes = syntax_notes({n: work / n for n in found}) + notes
-        user = grading_user(python) if run_as_user else None
-        _make_read_only(work, user)
+        work, worker = scratch / "course", scratch / "worker"
+        build_folders(course, found, student_files, work, worker)
+        notes = syntax_notes({n: worker / n for n in found}) + notes
+        user = grading_user() if run_as_user else None
+        if user is not None:  # the tests, hidden ones included, and the rubric: root's only
+            make_private(work)
+        else:
+            make_read_only(work, None)
+        make_read_only(worker, user)
+        modules = [Path(n).stem for n in student_files]
         groups = _partition(specs, jobs)
         results: dict[str, TestResult] = {}
         with ThreadPoolExecutor(max_workers=max(1, len(groups))) as pool:
-            futures = [pool.submit(_run_group, work, g, rubric, user, scratch / f"run-{i}", python, deadline, notes)
-                       for i, g in enumerate(groups)]
+            futures = [pool.submit(_run_group, work, worker, g, rubric, user, scratch / f"run-{i}", deadline, notes,
+                                   modules, course.parent / MISTAKES) for i, g in enumerate(groups)]
             for fut in futures:
                 results.update(fut.result())
         changed = changed_files(work, rubric.hashes)

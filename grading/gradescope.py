@@ -1,13 +1,30 @@
-"""Gradescope's results.json: validation against the published specification, and a rubric table."""
+"""Stage: grade, on Gradescope. The run entry point and Gradescope's results.json.
+
+``run`` is what ``run_autograder`` runs (``python -m grading gradescope``, also ``grade`` and ``check``): it
+grades ``<root>/submission`` against ``<root>/source`` (the unpacked autograder zip) and writes
+``<root>/results/results.json``, whatever happens: if the grader itself fails, a 0-score result that says
+so is written instead, and the traceback goes to stdout (which Gradescope shows to instructors only).
+
+``validate_results`` checks a results.json against Gradescope's published specification, ``write_results``
+writes one atomically, ``rubric_table`` prints one as a table (test, part, points, status, first failure line).
+"""
 
 from __future__ import annotations
 
 import json
 import math
 import os
+import pwd
 import shutil
 import tempfile
+import time
+import traceback
 from pathlib import Path
+
+from grading import manifest
+from grading.rubric import Rubric
+from grading.runner import GradeReport, grade_folder
+from grading.sandbox import grading_user, kill_user_processes
 
 TOP_KEYS = {"score", "execution_time", "output", "output_format", "test_output_format", "test_name_format",
             "visibility", "stdout_visibility", "extra_data", "tests", "leaderboard"}
@@ -120,3 +137,47 @@ def rubric_table(data: dict, width: int = 150) -> str:
     lines.insert(1, "-" * min(width, len(lines[0]) + 20))
     lines.append(f"Total: {data.get('score', 0):g} / {round(max_total, 4):g}")
     return "\n".join(lines)
+
+
+# --- the run entry point ----------------------------------------------------------------------------
+def run(root: Path, jobs: int = 1, select: list[str] | None = None,
+        run_as_user: bool = True) -> tuple[dict, GradeReport | None]:
+    """Grade and write results.json; return (the results document, the report or None on a grader error)."""
+    t0 = time.monotonic()
+    results = root / "results" / "results.json"
+    (root / "results").mkdir(parents=True, exist_ok=True)
+    if os.geteuid() == 0:  # the unprivileged test process must not be able to write here
+        os.chown(root / "results", 0, 0)
+        os.chmod(root / "results", 0o755)
+    report: GradeReport | None = None
+    try:
+        source = root / "source"
+        rubric = Rubric.from_json((source / "rubric.json").read_text())
+        names = manifest.student_files(source / "course")
+        report = grade_folder(source / "course", root / "submission", rubric, names, select=select, jobs=jobs,
+                              run_as_user=run_as_user)
+        user = grading_user() if run_as_user else None
+        if user is not None:  # nothing the submission started may outlive the run (and rewrite results)
+            kill_user_processes(user[0])
+        data = report.to_results_json()
+        problems = validate_results(data)
+        if problems:
+            raise ValueError("invalid results.json: " + "; ".join(problems))
+    except Exception:  # the grader itself failed: still leave a valid results.json
+        print(traceback.format_exc(), flush=True)
+        data = {"score": 0.0, "execution_time": round(time.monotonic() - t0, 1), "stdout_visibility": "hidden",
+                "output": "The autograder failed while grading this submission (an error in the autograder, "
+                          "not necessarily in your code). Please tell the course staff.", "tests": []}
+        report = None
+    write_results(results, data)
+    return data, report
+
+
+def who_ran_the_tests() -> str:
+    """Who the tests ran as, for the log of a run (stdout: instructors only on Gradescope)."""
+    if os.geteuid() != 0:
+        return f"the current user (uid {os.geteuid()})"
+    user = grading_user()  # cached: the same answer grade_folder got
+    if user is None:
+        return "root: no unprivileged user can run this Python (see the warning above)"
+    return f"the unprivileged user {pwd.getpwuid(user[0]).pw_name} (uid {user[0]})"

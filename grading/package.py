@@ -1,12 +1,13 @@
-"""``python -m grading autograder``: the Gradescope autograder zip, built from the reference.
+"""Stage: generate. ``python -m grading autograder``: the Gradescope autograder zip, built from the reference.
 
 Zip layout (Gradescope unpacks it into ``/autograder/source``)::
 
     setup.sh            installs python3 + a venv in /opt/ps3-venv: CPU-only torch, pinned requirements
-    run_autograder      grades /autograder/submission, always writes /autograder/results/results.json
+    run_autograder      ``python -m grading gradescope`` (grading/gradescope.py): grades /autograder/submission,
+                        always writes /autograder/results/results.json
     requirements.txt    pinned versions (those of the environment that built and checked the zip)
     rubric.json         graded tests, points, parts, visibility, timeouts; hashes of the course files
-    grading/            the harness (this package, without its tests)
+    grading/            the grader (this package's modules, without its tests, mutants and alternatives)
     course/             support modules, scripts, all graded tests (public and hidden), pyproject.toml and the
                         starter version of each student file (used when a submission lacks one)
 """
@@ -16,14 +17,13 @@ from __future__ import annotations
 import importlib.metadata
 import re
 import shutil
-import sys
 import tempfile
 from pathlib import Path
 
 from grading import manifest
-from grading.harness import Rubric, collect_rubric, hash_tree
-from grading.markers import MarkerError
 from grading.release import build_starter, zip_folder
+from grading.rubric import Rubric
+from grading.runner import collect_rubric, hash_tree
 
 VENV = "/opt/ps3-venv"
 TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
@@ -44,7 +44,9 @@ python3 -m venv {venv}
 # CPU-only torch: a few hundred MB instead of several GB of CUDA libraries (TORCH_INDEX: another index).
 {venv}/bin/pip install --quiet --index-url "${{TORCH_INDEX:-{index}}}" {torch_pins}
 {venv}/bin/pip install --quiet -r requirements.txt
-chmod -R a+rX {venv} .
+chmod -R a+rX {venv}
+# the autograder itself (rubric, hidden tests, the grader) is root's: the student's code runs as `student`
+chmod -R go-rwx .
 # the tests run as this unprivileged user (run_autograder creates it too if missing)
 id -u student > /dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin student
 {venv}/bin/python -c "import torch, pytest, pytest_timeout; print('torch', torch.__version__)"
@@ -56,7 +58,7 @@ RUN_AUTOGRADER = """#!/usr/bin/env bash
 ROOT="${{AUTOGRADER_ROOT:-/autograder}}"
 PYTHON="${{AUTOGRADER_PYTHON:-{venv}/bin/python}}"
 cd "$ROOT/source" || exit 1
-"$PYTHON" -m grading.autograde --root "$ROOT" "$@"
+"$PYTHON" -m grading gradescope --root "$ROOT" "$@"
 status=$?
 if [ ! -s "$ROOT/results/results.json" ]; then
     mkdir -p "$ROOT/results"
@@ -104,7 +106,7 @@ def build_course(root: Path, starter: Path, dest: Path) -> None:
 
 
 def build_tree(root: Path, dest: Path, starter: Path | None = None, test_timeout: float = 30.0,
-               budget: float | None = 480.0, python: str = sys.executable) -> Rubric:
+               budget: float | None = 480.0) -> Rubric:
     """Write the autograder's files (the zip's content) to ``dest``; return the rubric."""
     with tempfile.TemporaryDirectory(prefix="grading-build-") as tmp_:
         tmp = Path(tmp_)
@@ -123,7 +125,7 @@ def build_tree(root: Path, dest: Path, starter: Path | None = None, test_timeout
         for name in names:
             if (root / name).is_file():
                 shutil.copyfile(root / name, reference / name)
-        rubric = collect_rubric(reference, python, test_timeout=test_timeout, budget=budget)
+        rubric = collect_rubric(reference, test_timeout=test_timeout, budget=budget)
     rubric.hashes = hash_tree(course, skip=names)
     (dest / "rubric.json").write_text(rubric.to_json())
     pkg = dest / "grading"
@@ -147,6 +149,3 @@ def build_autograder(root: Path, out: Path, starter: Path | None = None, **kwarg
         rubric = build_tree(root, Path(tmp) / "autograder", starter, **kwargs)  # type: ignore[arg-type]
         zip_folder(Path(tmp) / "autograder", out)
     return rubric
-
-
-__all__ = ["build_autograder", "build_tree", "pinned_requirements", "MarkerError"]

@@ -1,4 +1,5 @@
-"""results.json validation (Gradescope's specification), the rubric table, and grading/rubric.py's parts."""
+"""grading/gradescope.py: results.json validation (Gradescope's specification) and the rubric table; the
+results.json of a report (grading/runner.py) and grading/rubric.py's parts and points."""
 
 from __future__ import annotations
 
@@ -6,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from grading import harness, rubric
-from grading.harness import share_points
-from grading.results import rubric_table, validate_results, write_results
+from grading import rubric, runner
+from grading.gradescope import rubric_table, validate_results, write_results
+from grading.rubric import Rubric, share_points
+from grading.runner import GradeReport
 
 ROOT = Path(__file__).resolve().parents[2]
 GOOD = {
@@ -117,10 +119,10 @@ def test_results_json_follows_the_handout_and_full_marks_are_exact():
     specs = []
     for part, points in rubric.autograded_points().items():
         n = 7 if part != "1.c" else 3
-        specs += [harness.TestSpec(f"tests/{part}_tests.py::t{i}", p, part, hidden=i == 0)
+        specs += [rubric.TestSpec(f"tests/{part}_tests.py::t{i}", p, part, hidden=i == 0)
                   for i, p in enumerate(share_points([1] * n, points))]
     specs.reverse()  # the rubric's order (test files) is not the handout's
-    data = harness.GradeReport([harness.TestResult(s, "passed") for s in specs], {}, []).to_results_json()
+    data = GradeReport([runner.TestResult(s, "passed") for s in specs], {}, []).to_results_json()
     assert validate_results(data) == [] and data["score"] == 31
     tests = data["tests"][1:]
     # parts in the handout's order; inside a part, the rubric's order (here reversed)
@@ -128,7 +130,7 @@ def test_results_json_follows_the_handout_and_full_marks_are_exact():
     assert tests[-1]["number"] == "3(b).7"
     assert [t["number"] for t in tests] == sorted(t["number"] for t in tests)
     assert all(round(t["score"], 4) == t["score"] for t in tests)
-    half = harness.GradeReport([harness.TestResult(s, "passed" if i % 2 else "failed") for i, s in enumerate(specs)], {}, [])
+    half = GradeReport([runner.TestResult(s, "passed" if i % 2 else "failed") for i, s in enumerate(specs)], {}, [])
     data = half.to_results_json()
     assert validate_results(data) == [] and 0 < data["score"] < 31
 
@@ -136,14 +138,23 @@ def test_results_json_follows_the_handout_and_full_marks_are_exact():
 def test_check_verifies_the_collected_rubric_against_the_table():
     from grading.check import rubric_check, totals_table
 
-    specs = [harness.TestSpec(f"tests/x_tests.py::t_{part}_{i}", p, part)
+    specs = [rubric.TestSpec(f"tests/x_tests.py::t_{part}_{i}", p, part)
              for part, points in rubric.autograded_points().items()
              for i, p in enumerate(share_points([1, 2, 3], points))]
     readme = rubric.readme_table()
-    assert rubric_check(harness.Rubric(specs), readme) == []
-    table = totals_table(harness.Rubric(specs))
+    assert rubric_check(Rubric(specs), readme) == []
+    table = totals_table(Rubric(specs))
     assert table.splitlines()[-1].split()[:6] == ["all", "100", "31", "69", "36", "(0)"], table
-    short = harness.Rubric([s for s in specs if s.part != "3.b"] + [harness.TestSpec("tests/y::t", 1.0, "1.d")])
+    short = Rubric([s for s in specs if s.part != "3.b"] + [rubric.TestSpec("tests/y::t", 1.0, "1.d")])
     problems = rubric_check(short, readme)
     assert "tests/y::t: part 1.d is graded by hand (no autograded points in grading/rubric.py)" in problems
     assert "part 3.b (3(b)): 3 autograded points but no graded test" in problems
+
+
+def test_the_gradescope_command_is_what_run_autograder_calls():
+    from grading import cli, package
+
+    assert '"$PYTHON" -m grading gradescope --root "$ROOT" "$@"' in package.RUN_AUTOGRADER
+    args = cli.parser().parse_args(["gradescope"])
+    assert (args.func, args.root, args.jobs) == (cli.cmd_gradescope, Path("/autograder"), 1)
+    assert cli.parser().parse_args(["gradescope", "--root", "x", "--jobs", "2"]).jobs == 2
