@@ -28,7 +28,8 @@ def too_large_note(name: str, size: int) -> str:
 def _safe_extract(zip_path: Path, dest: Path) -> dict[str, int]:
     """Extract a zip without letting any member escape ``dest`` (no absolute paths, no ``..``).
 
-    Members over ``MAX_FILE_BYTES`` are not extracted; returns them, ``{path in the zip: size}``.
+    Members over ``MAX_FILE_BYTES`` are not extracted; returns them, ``{path in the zip: size}``. A member that
+    cannot be written (its folder is a file of the zip, ``x`` and ``x/y``) is left out.
     """
     skipped: dict[str, int] = {}
     with zipfile.ZipFile(zip_path) as zf:
@@ -41,9 +42,12 @@ def _safe_extract(zip_path: Path, dest: Path) -> dict[str, int]:
                 skipped["/".join(parts)] = info.file_size
                 continue
             target = dest.joinpath(*parts)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with zf.open(info) as src, open(target, "wb") as dst:
-                shutil.copyfileobj(src, dst)
+            try:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with zf.open(info) as src, open(target, "wb") as dst:
+                    shutil.copyfileobj(src, dst)
+            except (OSError, zipfile.BadZipFile):  # a member under a path that is a file ("x" and "x/y"), ...
+                continue
     return skipped
 
 

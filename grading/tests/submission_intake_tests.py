@@ -68,3 +68,16 @@ def test_really_missing_file_is_still_missing(tmp_path):
     assert missing == ["conv.py"] and notes == []
     out = _required_output(found, missing, notes, {}, tmp_path)
     assert "Missing from the submission: conv.py." in out and "MB" not in out, out
+
+
+def test_zip_member_under_a_file_of_the_same_name_is_left_out(tmp_path):
+    """A zip holding both ``ps3/link`` (a file) and ``ps3/link/x.py`` extracts the rest instead of failing the
+    whole run (it raised FileExistsError, and the submission scored 0 as "the autograder failed")."""
+    archive = tmp_path / "sub.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("ps3/link", "a file")
+        zf.writestr("ps3/link/x.py", "x = 1\n")
+        zf.writestr("ps3/mini.py", "y = 2\n")
+    assert _safe_extract(archive, tmp_path / "out") == {}
+    assert (tmp_path / "out" / "ps3" / "mini.py").read_text() == "y = 2\n"
+    assert (tmp_path / "out" / "ps3" / "link").read_text() == "a file"
