@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import functools
 import importlib
 import io
 import json
@@ -131,16 +132,26 @@ def forbidden_uses(source: str, banned: frozenset[str]) -> list[tuple[int, str]]
     return sorted(set(found))
 
 
+@functools.lru_cache(maxsize=64)
+def _cached_uses(path: str, mtime_ns: int, size: int, group: str) -> list[tuple[int, str]]:
+    """``forbidden_uses`` of a file, parsed once per version of it (every guarded request block checks)."""
+    try:
+        source = Path(path).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return []
+    return forbidden_uses(source, STATIC_FORBIDDEN[group])
+
+
 def check_source(folder: Path, who: str, groups: tuple[str, ...]) -> None:
     """Fail (``StudentError``) if a file of ``groups`` in ``folder`` uses a built-in it must reimplement."""
     for group in groups:
         for name in STATIC_FILES.get(group, ()):
             path = folder / name
             try:
-                source = path.read_text(encoding="utf-8", errors="replace")
+                stat = path.stat()
             except OSError:
                 continue
-            uses = forbidden_uses(source, STATIC_FORBIDDEN[group])
+            uses = _cached_uses(str(path), stat.st_mtime_ns, stat.st_size, group)
             if uses:
                 where = ", ".join(f"{name}:{line} uses {what}" for line, what in uses[:3])
                 raise StudentError(f"{who} must be written from scratch, without the built-in {group} layers: "
