@@ -18,15 +18,13 @@ on its own batch. They pass masks with no padded key, so the masking itself is j
 
 from __future__ import annotations
 
-import contextlib
 import math
-from collections.abc import Iterator
 
 import pytest
 import torch
 from torch import nn
 
-from tests.helpers import assert_close_at_precision
+from tests.helpers import assert_close_at_precision, hint, kind
 from tests.sandbox import Ref, Student, StudentError
 
 TOL = {"atol": 1e-10, "rtol": 1e-8}
@@ -43,24 +41,6 @@ def _left_padding_mask(B: int, T: int) -> torch.Tensor:
     """(B, T) bool: sequence b has b * 2 padded positions on the left (capped at T - 1)."""
     n_pad = torch.tensor([min(2 * b, T - 1) for b in range(B)])
     return torch.arange(T).unsqueeze(0) < n_pad.unsqueeze(1)
-
-
-@contextlib.contextmanager
-def _hint(text: str) -> Iterator[None]:
-    """An error raised in this block (by the student's code or an assertion) gets ``text`` as a note."""
-    try:
-        yield
-    except Exception as error:
-        if getattr(error, "todo", None) is None:  # a starter TODO keeps its one-line report
-            error.add_note(text)
-        raise
-
-
-def _kind(out: object) -> str:
-    """"a float32 tensor on cpu", or the type's name: what a robustness test got back, in its message."""
-    if isinstance(out, torch.Tensor):
-        return f"a {str(out.dtype).removeprefix('torch.')} tensor on {out.device.type}"
-    return f"a {type(out).__name__}"
 
 
 def _dtype_name(dtype: torch.dtype) -> str:
@@ -376,14 +356,14 @@ def _check_follows_dtype(student: Student, from_scratch, which: str, default: to
     x = torch.randn(B, T, d, dtype=dtype)
     expected = _layer_reference(which, module, x, d, h)
     case = f"{which}_default_{_dtype_name(default)}_.{convert}()_{_dtype_name(dtype)}_input"
-    with _hint(LIKE_INPUT_HINT):
+    with hint(LIKE_INPUT_HINT):
         with from_scratch(which, "attention"), student.no_grad():
             outs = {"without a mask": module(x),
                     "with a key-padding mask (no padded key)": module(x, torch.zeros(B, T, dtype=torch.bool))}
         for how, out in outs.items():
             ok = isinstance(out, torch.Tensor) and out.dtype == dtype  # outside assert: no tensor dump
             assert ok, (
-                f"[{case}] {which} converted with .{convert}() returned {_kind(out)} for a {_dtype_name(dtype)} "
+                f"[{case}] {which} converted with .{convert}() returned {kind(out)} for a {_dtype_name(dtype)} "
                 f"input {how}, expected {_dtype_name(dtype)}")
             assert_close_at_precision(out, expected, case=case, what=f"{which} output {how}", **TOL)
 
@@ -420,13 +400,13 @@ def test_attention_runs_on_the_input_device(which, student, from_scratch):
     x = torch.empty(B, T, d, device="meta")
     mask = torch.empty(B, T, dtype=torch.bool, device="meta")
     case = f"{which}_meta_device_B{B}_T{T}_d{d}"
-    with _hint(LIKE_INPUT_HINT):
+    with hint(LIKE_INPUT_HINT):
         with from_scratch(which, "attention"), student.no_grad():
             outs = {"without a mask": module(x), "with a key-padding mask on the meta device": module(x, mask)}
         for how, out in outs.items():
             ok = isinstance(out, torch.Tensor) and out.is_meta  # outside assert: no tensor dump
             assert ok, (
-                f"[{case}] {which} moved to the meta device returned {_kind(out)} for an input on the meta device "
+                f"[{case}] {which} moved to the meta device returned {kind(out)} for an input on the meta device "
                 f"{how}, expected a tensor on the input's device")
             assert tuple(out.shape) == (B, T, d), (
                 f"[{case}] {which} output {how}: expected shape {(B, T, d)}, got {tuple(out.shape)}")
@@ -443,7 +423,7 @@ def test_attention_called_twice_with_different_batches(which, student, from_scra
     module = _new_layer(student, which, d, h)
     first, second = torch.randn(2, 5, d), torch.randn(3, 7, d)
     expected = _layer_reference(which, module, second, d, h)
-    with _hint(STATE_HINT):
+    with hint(STATE_HINT):
         with from_scratch(which, "attention"), student.no_grad():
             module(first, torch.zeros(2, 5, dtype=torch.bool))
             out = module(second, torch.zeros(3, 7, dtype=torch.bool))

@@ -181,6 +181,26 @@ def assert_close_at_precision(actual: object, expected: torch.Tensor, *, case: s
     assert_close(actual, expected, case=case, what=what, atol=atol, rtol=rtol)
 
 
+# --- messages of the robustness tests (dtype, device, state between calls) -----------------------------
+@contextlib.contextmanager
+def hint(text: str) -> Iterator[None]:
+    """An error raised in this block (by the student's code or an assertion) gets ``text`` as a note (what
+    to change); a starter TODO keeps its one-line report."""
+    try:
+        yield
+    except Exception as error:
+        if getattr(error, "todo", None) is None and hasattr(error, "add_note"):  # add_note: Python >= 3.11
+            error.add_note(text)
+        raise
+
+
+def kind(out: object) -> str:
+    """"a float32 tensor on cpu", or the type's name: what a robustness test got back, in its message."""
+    if isinstance(out, torch.Tensor):
+        return f"a {str(out.dtype).removeprefix('torch.')} tensor on {out.device.type}"
+    return f"a {type(out).__name__}"
+
+
 # --- from-scratch guard ---------------------------------------------------------------------------
 #: Built-ins that each exercise must not call, by group. Functions are caught wherever they are
 #: called from (a torch-function mode sees every call, also through aliases such as

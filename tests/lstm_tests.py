@@ -16,14 +16,18 @@ from h_0 = C_0 = 0 whatever was called before.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
-
 import pytest
 import torch
 from torch import nn
 
-from tests.helpers import assert_close_at_precision, assert_gradients_match, make_random_layer, run_reference
+from tests.helpers import (
+    assert_close_at_precision,
+    assert_gradients_match,
+    hint,
+    kind,
+    make_random_layer,
+    run_reference,
+)
 from tests.sandbox import Ref, Student
 
 # (B, T, D, H, O); D != H so that swapping W_x* and W_h* cannot go unnoticed
@@ -71,24 +75,6 @@ def _torch_reference(layer: Ref, x: torch.Tensor, grad_out: torch.Tensor):
     return y, grads
 
 
-@contextlib.contextmanager
-def _hint(text: str) -> Iterator[None]:
-    """An error raised by the student's code in this block gets ``text`` as a note (what to change)."""
-    try:
-        yield
-    except Exception as error:
-        if getattr(error, "todo", None) is None and hasattr(error, "add_note"):  # add_note: Python >= 3.11
-            error.add_note(text)  # a starter TODO keeps its one-line report
-        raise
-
-
-def _kind(out: object) -> str:
-    """"a float32 tensor on cpu", or the type's name: what a robustness test got back, in its message."""
-    if isinstance(out, torch.Tensor):
-        return f"a {str(out.dtype).removeprefix('torch.')} tensor on {out.device.type}"
-    return f"a {type(out).__name__}"
-
-
 @pytest.mark.weight(1, part="2.c.iii")
 @pytest.mark.parametrize("case", list(CASES))
 def test_lstm_layer_output_matches_torch(case, student, from_scratch):
@@ -127,11 +113,11 @@ def test_lstm_layer_follows_a_float64_input(student, from_scratch):
     layer.double()
     x = torch.randn(B, T, D, dtype=torch.float64)
     expected, _ = _torch_reference(layer, x, torch.ones(B, T, O))
-    with _hint(H0_HINT):
+    with hint(H0_HINT):
         with from_scratch("LSTMLayer", "rnn"), student.no_grad():
             out = layer(x)
         assert isinstance(out, torch.Tensor) and out.dtype == torch.float64, (
-            f"[{case}] LSTMLayer converted with .double() returned {_kind(out)} for a float64 input, "
+            f"[{case}] LSTMLayer converted with .double() returned {kind(out)} for a float64 input, "
             "expected float64")
         assert_close_at_precision(out, expected, case=case, what="LSTMLayer output (B, T, O)", **TOL)
 
@@ -147,11 +133,11 @@ def test_lstm_layer_follows_a_float32_input(student, from_scratch):
     layer.float()
     x = torch.randn(B, T, D, dtype=torch.float32)
     expected, _ = _torch_reference(layer, x, torch.ones(B, T, O))
-    with _hint(H0_HINT):
+    with hint(H0_HINT):
         with from_scratch("LSTMLayer", "rnn"), student.no_grad():
             out = layer(x)
         assert isinstance(out, torch.Tensor) and out.dtype == torch.float32, (
-            f"[{case}] LSTMLayer converted with .float() returned {_kind(out)} for a float32 input, "
+            f"[{case}] LSTMLayer converted with .float() returned {kind(out)} for a float32 input, "
             "expected float32")
         assert_close_at_precision(out, expected, case=case, what="LSTMLayer output (B, T, O)", **TOL)
 
@@ -167,11 +153,11 @@ def test_lstm_layer_runs_on_the_input_device(student, from_scratch):
     layer = _make_layer(student, D, H, O)
     layer.to("meta")
     x = torch.empty(B, T, D, device="meta")
-    with _hint(H0_HINT):
+    with hint(H0_HINT):
         with from_scratch("LSTMLayer", "rnn"), student.no_grad():
             out = layer(x)
         assert isinstance(out, torch.Tensor) and out.is_meta, (
-            f"[{case}] LSTMLayer moved to the meta device returned {_kind(out)} for an input on the meta "
+            f"[{case}] LSTMLayer moved to the meta device returned {kind(out)} for an input on the meta "
             "device, expected a tensor on the input's device")
     assert tuple(out.shape) == (B, T, O), (
         f"[{case}] LSTMLayer output: expected shape {(B, T, O)}, got {tuple(out.shape)}")
@@ -187,7 +173,7 @@ def test_lstm_layer_starts_each_call_from_zero(student, from_scratch):
     layer = _make_layer(student, D, H, O)
     first, second = torch.randn(3, 6, D), torch.randn(2, 4, D)
     expected, _ = _torch_reference(layer, second, torch.ones(2, 4, O))
-    with _hint(STATE_HINT):
+    with hint(STATE_HINT):
         with from_scratch("LSTMLayer", "rnn"), student.no_grad():
             layer(first)
             out = layer(second)

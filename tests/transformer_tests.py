@@ -28,11 +28,9 @@ from tests.attention_tests import (
     LIKE_INPUT_HINT,
     STATE_HINT,
     _dtype_name,
-    _hint,
-    _kind,
     copy_multi_head_weights,
 )
-from tests.helpers import assert_close_at_precision
+from tests.helpers import assert_close_at_precision, hint, kind
 from tests.sandbox import Ref, Student, StudentError, type_name
 
 TOL = {"atol": 1e-10, "rtol": 1e-8}
@@ -114,11 +112,11 @@ def test_positional_encoding_follows_the_default_dtype(dtype, student):
     name = _dtype_name(dtype)
     case = f"default_dtype_{name}"
     transformer = student.module("transformer")
-    with _hint(PE_DTYPE_HINT):
+    with hint(PE_DTYPE_HINT):
         pe = transformer.positional_encoding(9, 8)
         ok = isinstance(pe, torch.Tensor) and pe.dtype == dtype  # outside assert: no tensor dump
         assert ok, (
-            f"[{case}] positional_encoding(9, 8) returned {_kind(pe)} with the default dtype {name}, expected {name}")
+            f"[{case}] positional_encoding(9, 8) returned {kind(pe)} with the default dtype {name}, expected {name}")
         module = transformer.PositionalEncoding(8, max_seq_length=9)
         tables = [b for b in module.buffers() if b.is_floating_point()]
         assert tables, f"[{case}] PositionalEncoding(8, max_seq_length=9) has no floating-point buffer (the table)"
@@ -285,14 +283,14 @@ def _check_encoder_follows_dtype(student: Student, from_scratch, default: torch.
     x = torch.randn(B, T, d, dtype=dtype)
     expected = _reference(encoder, _torch_encoder(encoder, d, h, d_ff), x, None).detach()
     case = f"default_{_dtype_name(default)}_.{convert}()_{_dtype_name(dtype)}_input"
-    with _hint(LIKE_INPUT_HINT):
+    with hint(LIKE_INPUT_HINT):
         with from_scratch("TransformerEncoder", "attention"), student.no_grad():
             outs = {"without a mask": encoder(x),
                     "with a key-padding mask (no padded key)": encoder(x, torch.zeros(B, T, dtype=torch.bool))}
         for how, out in outs.items():
             ok = isinstance(out, torch.Tensor) and out.dtype == dtype  # outside assert: no tensor dump
             assert ok, (
-                f"[{case}] TransformerEncoder converted with .{convert}() returned {_kind(out)} for a "
+                f"[{case}] TransformerEncoder converted with .{convert}() returned {kind(out)} for a "
                 f"{_dtype_name(dtype)} input {how}, expected {_dtype_name(dtype)}")
             assert_close_at_precision(out, expected, case=case, what=f"TransformerEncoder output {how}", **TOL)
 
@@ -324,13 +322,13 @@ def test_transformer_encoder_runs_on_the_input_device(student, from_scratch):
     x = torch.empty(B, T, d, device="meta")
     mask = torch.empty(B, T, dtype=torch.bool, device="meta")
     case = f"meta_device_B{B}_T{T}_d{d}_h{h}_ff{d_ff}_O{O}"
-    with _hint(LIKE_INPUT_HINT):
+    with hint(LIKE_INPUT_HINT):
         with from_scratch("TransformerEncoder", "attention"), student.no_grad():
             outs = {"without a mask": encoder(x), "with a key-padding mask on the meta device": encoder(x, mask)}
         for how, out in outs.items():
             ok = isinstance(out, torch.Tensor) and out.is_meta  # outside assert: no tensor dump
             assert ok, (
-                f"[{case}] TransformerEncoder moved to the meta device returned {_kind(out)} for an input on the "
+                f"[{case}] TransformerEncoder moved to the meta device returned {kind(out)} for an input on the "
                 f"meta device {how}, expected a tensor on the input's device")
             assert tuple(out.shape) == (B, T, O), (
                 f"[{case}] TransformerEncoder output {how}: expected shape {(B, T, O)}, got {tuple(out.shape)}")
@@ -345,7 +343,7 @@ def test_transformer_encoder_called_twice_with_different_batches(student, from_s
     encoder, ref = _make_encoder(student, d, h, d_ff, O)
     first, second = torch.randn(2, 5, d), torch.randn(3, 7, d)
     expected = _reference(encoder, ref, second, None).detach()
-    with _hint(STATE_HINT):
+    with hint(STATE_HINT):
         with from_scratch("TransformerEncoder", "attention"), student.no_grad():
             encoder(first, torch.zeros(2, 5, dtype=torch.bool))
             out = encoder(second, torch.zeros(3, 7, dtype=torch.bool))
@@ -389,12 +387,12 @@ def _check_model_follows_dtype(student: Student, from_scratch, default: torch.dt
     tokens = torch.randint(1, MODEL[0], (3, 9))
     expected = _model_reference(model, tokens)
     case = f"default_{_dtype_name(default)}_model.{convert}()_B3_T9"
-    with _hint(LIKE_INPUT_HINT):
+    with hint(LIKE_INPUT_HINT):
         with from_scratch("Transformer", "attention"), student.no_grad():
             out = model(tokens)
         ok = isinstance(out, torch.Tensor) and out.dtype == dtype  # outside assert: no tensor dump
         assert ok, (
-            f"[{case}] Transformer converted with .{convert}() returned {_kind(out)}, expected {_dtype_name(dtype)} "
+            f"[{case}] Transformer converted with .{convert}() returned {kind(out)}, expected {_dtype_name(dtype)} "
             "logits")
         assert_close_at_precision(out, expected, case=case, what="Transformer output (B, T, O)", **MODEL_TOL)
 
@@ -425,12 +423,12 @@ def test_transformer_runs_on_the_input_device(student, from_scratch):
     model.to("meta")
     tokens = torch.empty(B, T, dtype=torch.long, device="meta")
     case = f"meta_device_B{B}_T{T}"
-    with _hint(LIKE_INPUT_HINT):
+    with hint(LIKE_INPUT_HINT):
         with from_scratch("Transformer", "attention"), student.no_grad():
             out = model(tokens)
         ok = isinstance(out, torch.Tensor) and out.is_meta  # outside assert: no tensor dump
         assert ok, (
-            f"[{case}] Transformer moved to the meta device returned {_kind(out)} for token ids on the meta device, "
+            f"[{case}] Transformer moved to the meta device returned {kind(out)} for token ids on the meta device, "
             "expected logits on the tokens' device")
     assert tuple(out.shape) == (B, T, O), f"[{case}] Transformer output: expected shape {(B, T, O)}, got {tuple(out.shape)}"
 
@@ -444,7 +442,7 @@ def test_transformer_called_twice_with_different_batches(student, from_scratch):
     model = _new_model(student)
     first, second = torch.randint(1, MODEL[0], (2, 5)), torch.randint(1, MODEL[0], (3, 9))
     expected = _model_reference(model, second)
-    with _hint(STATE_HINT):
+    with hint(STATE_HINT):
         with from_scratch("Transformer", "attention"), student.no_grad():
             model(first)
             out = model(second)
