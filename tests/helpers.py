@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import json
+import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
 
@@ -127,17 +129,12 @@ def same_fingerprint(a: dict, b: dict, rtol: float = 1e-4) -> bool:
 
 
 def _current_test() -> str:
-    import os
-
     return os.environ.get("PYTEST_CURRENT_TEST", "").rsplit(" (", 1)[0]
 
 
 def known_mistake(actual: torch.Tensor, case: str, what: str) -> str:
     """Record ``actual``'s fingerprint (mutant runs) or name the catalog mistake it matches (autograder);
     "" otherwise. Never raises."""
-    import json
-    import os
-
     global _MISTAKES
     try:
         key = f"{case}|{what}"
