@@ -5,14 +5,15 @@ from __future__ import annotations
 import pytest
 import torch
 
-from tests.sandbox import Student, make_student
+from tests.helpers import name_known_error
+from tests.sandbox import Student, make_student, seed_all
 from utils import find_unfinished
 
 
 @pytest.fixture(autouse=True)
 def _seed_and_threads():
     """Every test starts from the same random state, in float32 by default."""
-    torch.manual_seed(0)
+    seed_all(0)
     torch.set_default_dtype(torch.float32)
     yield
     torch.set_default_dtype(torch.float32)
@@ -44,8 +45,11 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):  # noqa
     "needs cnn.CNN.__init__ (1(b)i), not implemented yet: build the layers" for a stub's
     NotImplementedError; "needs train_test.count_correct, not finished: train_test.py:50 is still ..."
     for a ``name = None  # TODO`` line behind a TypeError (see ``utils.find_unfinished``). Every other
-    failure keeps pytest's full report; the outcome itself is never changed.
+    failure keeps pytest's full report; the outcome itself is never changed. An error raised by the student's
+    code gets a note naming the known mistake it matches, if one does (``tests.helpers.name_known_error``).
     """
+    if call.excinfo is not None and call.when == "call":
+        name_known_error(call.excinfo.value)  # before the report is made: the note is part of it
     outcome = yield
     report = outcome.get_result()
     if call.excinfo is None or not report.failed:
