@@ -9,7 +9,6 @@ import shutil
 import subprocess
 import sys
 import zipfile
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -118,19 +117,46 @@ def _env() -> dict[str, str]:
     return env
 
 
-def check_scripts(starter: Path, scripts: list[str], python: str) -> list[str]:
-    def run(script: str) -> str | None:
-        try:
-            proc = subprocess.run([python, script, "--help"], cwd=starter, capture_output=True, text=True,
-                                  timeout=300, env=_env())
-        except subprocess.TimeoutExpired:
-            return f"{script} --help did not finish in 300 s"
-        if proc.returncode != 0 or "usage" not in proc.stdout.lower():
-            return f"{script} --help failed (exit {proc.returncode}): {truncate(proc.stderr.strip(), 800)}"
-        return None
+_HELP_ALL = """
+import contextlib, io, json, runpy, sys, traceback
+sys.path.insert(0, ".")
+answers = {}
+for script in sys.argv[1:]:
+    out, err, code = io.StringIO(), io.StringIO(), 0
+    sys.argv = [script, "--help"]
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            runpy.run_path(script, run_name="__main__")
+    except SystemExit as stop:
+        code = stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 1)
+    except BaseException:
+        code = 1
+        err.write(traceback.format_exc())
+    answers[script] = [code, out.getvalue(), err.getvalue()]
+sys.__stdout__.write(json.dumps(answers) + "\\n")
+"""
 
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        return [p for p in pool.map(run, scripts) if p]
+
+def check_scripts(starter: Path, scripts: list[str], python: str) -> list[str]:
+    """Every script answers ``--help`` with a usage message and exit status 0. They run one after the other in
+    one interpreter, as ``__main__`` (``runpy``): each imports what it imports, torch only once."""
+    if not scripts:
+        return []
+    try:
+        proc = subprocess.run([python, "-c", _HELP_ALL, *scripts], cwd=starter, capture_output=True, text=True,
+                              timeout=300, env=_env())
+    except subprocess.TimeoutExpired:
+        return [f"{' '.join(scripts)}: --help did not finish in 300 s"]
+    try:
+        answers = json.loads(proc.stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        return [f"running the scripts with --help failed: {truncate(proc.stderr, 2000)}"]
+    problems = []
+    for script in scripts:
+        code, out, err = answers.get(script, [1, "", "not run"])
+        if code != 0 or "usage" not in out.lower():
+            problems.append(f"{script} --help failed (exit {code}): {truncate(err.strip(), 800)}")
+    return problems
 
 
 # --- the leak check ---------------------------------------------------------------------------------
