@@ -14,7 +14,8 @@
 
 Both build the autograder's course once (or reuse the one ``check`` built) and grade several
 submissions at a time (``--jobs``, one test process each). Both exit non-zero on any failure.
-Alternatives always go through the harness: "full marks" must mean what the autograder would give.
+Both run in processes forked from a preloaded server by default; ``--harness`` grades with the autograder's
+full harness instead (``check`` proves the harness itself on the reference and the starter).
 The command line (``--jobs``, ``--list``, ...) is in grading/cli.py.
 """
 
@@ -22,7 +23,6 @@ from __future__ import annotations
 
 import ast
 import contextlib
-import json
 import resource
 import shutil
 import tempfile
@@ -172,14 +172,13 @@ def _course_copy(course: Path, root: Path, student: list[str], dest: Path, repla
 
 
 def run_mutants(root: Path, source: Path, jobs: int = 2, only: list[str] | None = None,
-                log: Log = _print, harness: bool = False, write_table: bool = False) -> list[str]:
+                log: Log = _print, harness: bool = False) -> list[str]:
     """Grade every mutant; log one line each and a summary. Returns the failures (survivors, errors).
 
     By default each mutant runs in a process forked from a server with torch imported
     (``grading/quickrun.py``) and stops at its first failing test; ``harness=True`` grades it with
     the autograder's full harness instead (every test, a fresh interpreter each: about 4x the CPU time).
-    ``write_table``: record the fingerprint of each mutant's failing output and write the known-mistakes table
-    (``source/mistakes.json``, see grading/fairness.py) from the first failure of each.
+    ``python -m grading fairness`` (and ``check``) grades each with every test of its module instead.
     """
     from grading.mutants import MutantError, apply
 
@@ -211,8 +210,7 @@ def run_mutants(root: Path, source: Path, jobs: int = 2, only: list[str] | None 
                 tasks.append(lambda m=m, sub=sub, files=files: _grade(m.name, course, rubric, student, sub, files))
             else:
                 work = _course_copy(course, root, student, tmp / m.name, {m.file: text})
-                env = {"GRADING_RECORD_MISTAKES": str(work / ".mistakes.jsonl")} if write_table else {}
-                runs.append(Run(m.name, work, [s.nodeid for s in rubric.select(files)], env))
+                runs.append(Run(m.name, work, [s.nodeid for s in rubric.select(files)]))
         how = ("with the full harness, every graded test of its module" if harness else
                "each in a forked process, until the first graded test of its module that fails")
         log(f"[mutants] grading {len(tasks) + len(runs)} mutants, {jobs} at a time, {how}")
@@ -238,23 +236,13 @@ def run_mutants(root: Path, source: Path, jobs: int = 2, only: list[str] | None 
                     f"{mutant.mistake}")
 
         forked_cpu = 0.0
-        recorded: dict[str, list[dict]] = {}
         if harness:
             _run_all(tasks, jobs, report)
         else:
             def quick_report(run: Run, results: list[TestResult], seconds: float) -> None:
                 report(Outcome(run.name, files_of[run.name], results, seconds))
-                path = run.work / ".mistakes.jsonl"
-                if write_table and path.is_file():
-                    recorded[run.name] = [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
 
             forked_cpu = run_all(runs, rubric, jobs, quick_report)
-    if write_table:
-        from grading.fairness import write_mistakes
-
-        entries = write_mistakes(source, [(m.mistake, recorded.get(m.name, [])) for m in mutants])
-        log(f"  known-mistakes table: {entries} fingerprints of the mutants' first failing outputs -> "
-            f"{source / 'mistakes.json'}")
     wall, cpu = time.monotonic() - t0, _cpu_seconds() - cpu0 + forked_cpu
     per_module = {}
     for m in mutants:
@@ -340,8 +328,14 @@ def find_alternatives(folder: Path = ALTERNATIVES, student: list[str] | None = N
 
 
 def run_alternatives(root: Path, source: Path, jobs: int = 2, only: list[str] | None = None,
-                     log: Log = _print) -> list[str]:
-    """Grade every alternative; each must get full marks. Returns the failures."""
+                     log: Log = _print, harness: bool = False) -> list[str]:
+    """Grade every alternative with every graded test that reaches the modules it replaces; each must get full
+    marks and no failure may name a known mistake. Returns the failures.
+
+    By default each runs in a process forked from the preloaded server, as the mutants do, with the autograder's
+    per-test timeout and its known-mistakes table (``source/mistakes.json``, when there); ``harness=True``
+    grades them with the autograder's full harness (a worker per test process: about 5x the CPU time). The
+    harness itself is proven on the reference by ``check``."""
     t0, cpu0 = time.monotonic(), _cpu_seconds()
     student = manifest.student_files(root)
     found = find_alternatives(student=student)
@@ -357,13 +351,25 @@ def run_alternatives(root: Path, source: Path, jobs: int = 2, only: list[str] | 
     with tempfile.TemporaryDirectory(prefix="grading-alternatives-") as tmp_:
         tmp = Path(tmp_)
         tasks: list[Callable[[], Outcome]] = []
+        runs: list[Run] = []
+        files_of: dict[str, list[str]] = {}
+        table = source / "mistakes.json"
+        env = {"GRADING_MISTAKES": str(table)} if table.is_file() else {}
         for alt in alternatives:
             texts = {f: splice((root / f).read_text(encoding="utf-8"), (alt.folder / f).read_text(encoding="utf-8"),
                                str(alt.folder / f)) for f in alt.files}
-            sub = _submission(root, student, tmp / alt.name, texts)
-            files = dependent_test_files(rubric, course, [f.removesuffix(".py") for f in alt.files])
-            tasks.append(lambda alt=alt, sub=sub, files=files: _grade(alt.name, course, rubric, student, sub, files))
-        log(f"[alternatives] grading {len(tasks)} correct alternatives, {jobs} at a time")
+            files = files_of[alt.name] = dependent_test_files(rubric, course,
+                                                              [f.removesuffix(".py") for f in alt.files])
+            if harness:
+                sub = _submission(root, student, tmp / alt.name, texts)
+                tasks.append(lambda alt=alt, sub=sub, files=files: _grade(alt.name, course, rubric, student, sub,
+                                                                          files))
+            else:
+                work = _course_copy(course, root, student, tmp / alt.name, texts)
+                runs.append(Run(alt.name, work, [s.nodeid for s in rubric.select(files)], env))
+        how = "with the full harness" if harness else "each in a forked process"
+        log(f"[alternatives] grading {len(tasks) + len(runs)} correct alternatives, {jobs} at a time, {how}"
+            + ("" if harness or env else " (no known-mistakes table in this autograder)"))
 
         def report(o: Outcome) -> None:
             alt = next(a for a in alternatives if a.name == o.name)
@@ -383,8 +389,15 @@ def run_alternatives(root: Path, source: Path, jobs: int = 2, only: list[str] | 
                 log(f"  ok    {o.name:<{width}}  {earned:g}/{points:g} points, {len(o.results)} tests of "
                     f"{len(o.files)} files ({o.seconds:.0f} s): {alt.description.removeprefix('Correct alternative: ')}")
 
-        _run_all(tasks, jobs, report)
-    wall, cpu = time.monotonic() - t0, _cpu_seconds() - cpu0
+        forked_cpu = 0.0
+        if harness:
+            _run_all(tasks, jobs, report)
+        else:
+            def quick_report(run: Run, results: list[TestResult], seconds: float) -> None:
+                report(Outcome(run.name, files_of[run.name], results, seconds))
+
+            forked_cpu = run_all(runs, rubric, jobs, quick_report, maxfail=0)
+    wall, cpu = time.monotonic() - t0, _cpu_seconds() - cpu0 + forked_cpu
     if failures:
         log(f"[alternatives] {len(alternatives)} alternatives, {len(failures)} NOT full marks ({wall:.0f} s wall)")
     else:

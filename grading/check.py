@@ -7,11 +7,11 @@
 5. every results.json valid against Gradescope's specification; the rubric (``rubric_check``): every test in
    an autograded part of grading/rubric.py PARTS, every such part has tests and its tests' points add up to
    the table, the table adds up to the handout's sections and problems, README's rubric table agrees;
-6. grader accuracy (skip with ``--no-accuracy``): every mutant of the catalog is caught (and the fingerprint of
-   its first failing output goes into the zip's known-mistakes table, ``mistakes.json``), and every correct
-   alternative gets full marks with no known mistake named (``grading/accuracy.py``). What each mutant costs
-   within its module and the imperfect submissions' shares are ``python -m grading fairness`` (every test of
-   every mutant: minutes; not part of ``check``).
+6. grader accuracy and fairness (skip with ``--no-accuracy``): every mutant of the catalog, graded with every
+   graded test of its module, is caught, costs no more than its share of the module (or says what it breaks),
+   and its failing outputs go into the zip's known-mistakes table (``mistakes.json``); the imperfect
+   submissions keep their expected share; enough first failures name their mistake (``grading/fairness.py``);
+   every correct alternative gets full marks with no known mistake named (``grading/accuracy.py``).
 """
 
 from __future__ import annotations
@@ -90,10 +90,10 @@ def check(root: Path, out: Path, jobs: int = 2, accuracy: bool = True) -> int:
             _log(f"  FAIL {err}")
             return 1
         _log(f"  ok: {len(rub.tests)} graded tests, {rub.max_score:g} points ({time.monotonic() - t0:.0f} s)")
-        if accuracy:  # every mutant caught; writes the known-mistakes table source/mistakes.json into the zip
-            from grading.accuracy import run_mutants
+        if accuracy:  # every mutant caught at a fair cost; writes the known-mistakes table source/mistakes.json
+            from grading.fairness import run_fairness
 
-            failures += run_mutants(root, source, jobs, log=_log, write_table=True)
+            failures += run_fairness(root, source, jobs, log=_log, write_table=True)
         zip_folder(source, out / "autograder.zip")
 
         _log("[check] grading the reference (must be full marks)")

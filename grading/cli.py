@@ -158,7 +158,8 @@ def cmd_alternatives(args: argparse.Namespace) -> int:
         for a in find_alternatives():
             print(f"{a.name:<34} {', '.join(a.files)}: {a.description.removeprefix('Correct alternative: ')}")
         return 0
-    return _with_source(args, lambda root, source: run_alternatives(root, source, args.jobs, args.only))
+    return _with_source(args, lambda root, source: run_alternatives(root, source, args.jobs, args.only,
+                                                                    harness=args.harness))
 
 
 def parser() -> argparse.ArgumentParser:
@@ -215,6 +216,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("only", nargs="*", help="only these alternatives (folder names in grading/alternatives)")
     p.add_argument("--jobs", type=int, default=2, help="alternatives graded at a time (default: 2)")
     p.add_argument("--list", action="store_true", help="list the alternatives and exit")
+    p.add_argument("--harness", action="store_true",
+                   help="grade with the autograder's full harness (worker processes) instead of forked runs")
     p.add_argument("--autograder", type=Path, help="an unpacked autograder folder to reuse (default: build one)")
     p.set_defaults(func=cmd_alternatives)
 
