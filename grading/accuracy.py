@@ -133,6 +133,20 @@ def _run_all(tasks: list[Callable[[], Outcome]], jobs: int, report: Callable[[Ou
             report(fut.result())
 
 
+def _grade_all(tasks: list[Callable[[], Outcome]], runs: list[Run], rubric: Rubric, jobs: int,
+               files_of: dict[str, list[str]], report: Callable[[Outcome], None], maxfail: int) -> float:
+    """Grade with the harness (``tasks``) or in forked runs (``runs``, stopping after ``maxfail`` failures, 0:
+    never); ``report`` each outcome. Returns the forked runs' CPU seconds."""
+    _run_all(tasks, jobs, report)
+    if not runs:
+        return 0.0
+
+    def quick_report(run: Run, results: list[TestResult], seconds: float) -> None:
+        report(Outcome(run.name, files_of[run.name], results, seconds))
+
+    return run_all(runs, rubric, jobs, quick_report, maxfail=maxfail)
+
+
 def _cpu_seconds() -> float:
     """User + system CPU time of this process and of every test process it has waited for."""
     own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -235,14 +249,7 @@ def run_mutants(root: Path, source: Path, jobs: int = 2, only: list[str] | None 
                 log(f"  SURVIVED  {o.name:<{width}}  all {n} tests of {', '.join(o.files)} pass: "
                     f"{mutant.mistake}")
 
-        forked_cpu = 0.0
-        if harness:
-            _run_all(tasks, jobs, report)
-        else:
-            def quick_report(run: Run, results: list[TestResult], seconds: float) -> None:
-                report(Outcome(run.name, files_of[run.name], results, seconds))
-
-            forked_cpu = run_all(runs, rubric, jobs, quick_report)
+        forked_cpu = _grade_all(tasks, runs, rubric, jobs, files_of, report, maxfail=1)
     wall, cpu = time.monotonic() - t0, _cpu_seconds() - cpu0 + forked_cpu
     per_module = {}
     for m in mutants:
@@ -379,6 +386,7 @@ def run_alternatives(root: Path, source: Path, jobs: int = 2, only: list[str] | 
             if named:
                 failures.append(f"alternative {o.name}: a correct implementation was told it matches a known "
                                 f"mistake in {_short(named, 3)}")
+                log(f"  NAMED {o.name:<{width}}  told it matches a known mistake in {_short(named, 3)}")
             if o.error or o.failed or not o.results:
                 failures.append(f"alternative {o.name} ({', '.join(alt.files)}): "
                                 + (o.error or f"{earned:g}/{points:g}, fails {_short(o.failed, 3)}"))
@@ -389,14 +397,7 @@ def run_alternatives(root: Path, source: Path, jobs: int = 2, only: list[str] | 
                 log(f"  ok    {o.name:<{width}}  {earned:g}/{points:g} points, {len(o.results)} tests of "
                     f"{len(o.files)} files ({o.seconds:.0f} s): {alt.description.removeprefix('Correct alternative: ')}")
 
-        forked_cpu = 0.0
-        if harness:
-            _run_all(tasks, jobs, report)
-        else:
-            def quick_report(run: Run, results: list[TestResult], seconds: float) -> None:
-                report(Outcome(run.name, files_of[run.name], results, seconds))
-
-            forked_cpu = run_all(runs, rubric, jobs, quick_report, maxfail=0)
+        forked_cpu = _grade_all(tasks, runs, rubric, jobs, files_of, report, maxfail=0)
     wall, cpu = time.monotonic() - t0, _cpu_seconds() - cpu0 + forked_cpu
     if failures:
         log(f"[alternatives] {len(alternatives)} alternatives, {len(failures)} NOT full marks ({wall:.0f} s wall)")
