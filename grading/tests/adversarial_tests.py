@@ -318,7 +318,8 @@ EXPECTED: dict[str, float] = {
 assert set(EXPECTED) == set(CASES)
 
 # Every case is graded in the first test's set-up (about 80 s of CPU on 2 cores; more on a busy machine).
-pytestmark = pytest.mark.timeout(900)
+# One file at a time grades as the dropped user (conftest.py's lock; pytest-xdist runs files side by side).
+pytestmark = [pytest.mark.timeout(900), pytest.mark.usefixtures("grading_user_lock")]
 
 #: Cases whose defence is the dropped user (run only when the tests run as another user than the grader).
 NEEDS_USER = {"reads_hidden_tests_and_rubric": "the hidden tests are unreadable only to another user",

@@ -41,7 +41,8 @@ OTHER_POINTS = 4.0  # 1 + 1 + hidden 2
 WRONG_OTHER = "SCALE = 0\n\n\ndef add(a, b):\n    return 0\n"
 
 # The module's graded runs happen in the first test's set-up (about 80 s of CPU on 2 cores; more on a busy machine).
-pytestmark = pytest.mark.timeout(900)
+# One file at a time grades as the dropped user (conftest.py's lock; pytest-xdist runs files side by side).
+pytestmark = [pytest.mark.timeout(900), pytest.mark.usefixtures("grading_user_lock")]
 
 
 def _mini(**replace: str) -> str:
