@@ -24,8 +24,8 @@ import pytest
 import torch
 from torch import nn
 
-from tests.helpers import assert_close_at_precision, hint, kind
-from tests.sandbox import Ref, Student, StudentError
+from tests.helpers import assert_close_at_precision, assert_equal, expect, hint, kind
+from tests.sandbox import Ref, Student, StudentError, type_name
 
 TOL = {"atol": 1e-10, "rtol": 1e-8}
 LAYERS = ("SelfAttention", "MultiHeadAttention")
@@ -91,9 +91,12 @@ def _check_linear_layers(student: Student, module: Ref, names: tuple[str, ...], 
             layer = getattr(module, name)
         except (AttributeError, StudentError):  # AttributeError here, StudentError from the worker
             layer = None
-        assert student.isinstance(layer, "torch.nn.Linear") and tuple(layer.weight.shape) == (d_model, d_model), (
-            f"{what}.{name} must be nn.Linear({d_model}, {d_model})"
-        )
+        is_linear = student.isinstance(layer, "torch.nn.Linear")
+        got = (type_name(layer), tuple(layer.weight.shape) if is_linear else None)
+        expect(is_linear and got[1] == (d_model, d_model), (
+            f"{what}.{name} must be nn.Linear({d_model}, {d_model}), got {got[0]}"
+            + (f" with weights of shape {got[1]}" if is_linear else "")
+        ), got=got, case=what, what=f"{name}'s (class, weight shape)")
 
 
 def _new_layer(student: Student, which: str, d_model: int, num_heads: int = 1, randomize: bool = True) -> Ref:
@@ -168,7 +171,8 @@ def _assert_gradients(module: Ref, who: str, out: object, expected: dict[str, to
 
     params = {name: p for name, p in module.named_parameters()}  # copies, with their .grad
     for name, grad in expected.items():
-        assert params[name].grad is not None, f"{who}.{name} received no gradient: is it used?"
+        expect(params[name].grad is not None, f"{who}.{name} received no gradient: is it used?",
+               got=params[name].grad, case=case, what=f"gradient of {name} is None")
         check(params[name].grad, grad, f"gradient of {name}")
     check(x_grad, x_expected, "gradient of the input x")
 
@@ -331,9 +335,11 @@ def test_fully_padded_sequence_gives_no_nan(which, student, from_scratch):
         # out.sum().backward(): a scalar upstream gradient of 1 broadcasts to the output, whatever its shape
         out, _ = student.backward(module, x, mask, grad=torch.ones(()))
     case = f"{which}_B2_T5_d8_first_sequence_all_padding"
-    assert bool(torch.isfinite(out).all()), f"[{case}] the output contains NaN or inf"
+    expect(bool(torch.isfinite(out).all()), f"[{case}] the output contains NaN or inf", got=out, case=case,
+           what="output")
     for name, p in module.named_parameters():
-        assert bool(torch.isfinite(p.grad).all()), f"[{case}] the gradient of {name} contains NaN or inf"
+        expect(bool(torch.isfinite(p.grad).all()), f"[{case}] the gradient of {name} contains NaN or inf",
+               got=p.grad, case=case, what=f"gradient of {name}")
     assert_close_at_precision(out[1:], expected_other, case=case, what="output of the other (unpadded) sequence",
                               **TOL)
 
@@ -362,9 +368,10 @@ def _check_follows_dtype(student: Student, from_scratch, which: str, default: to
                     "with a key-padding mask (no padded key)": module(x, torch.zeros(B, T, dtype=torch.bool))}
         for how, out in outs.items():
             ok = isinstance(out, torch.Tensor) and out.dtype == dtype  # outside assert: no tensor dump
-            assert ok, (
+            expect(ok, (
                 f"[{case}] {which} converted with .{convert}() returned {kind(out)} for a {_dtype_name(dtype)} "
-                f"input {how}, expected {_dtype_name(dtype)}")
+                f"input {how}, expected {_dtype_name(dtype)}"),
+                got=kind(out), case=case, what=f"{which} output's dtype {how}")
             assert_close_at_precision(out, expected, case=case, what=f"{which} output {how}", **TOL)
 
 
@@ -405,11 +412,13 @@ def test_attention_runs_on_the_input_device(which, student, from_scratch):
             outs = {"without a mask": module(x), "with a key-padding mask on the meta device": module(x, mask)}
         for how, out in outs.items():
             ok = isinstance(out, torch.Tensor) and out.is_meta  # outside assert: no tensor dump
-            assert ok, (
+            expect(ok, (
                 f"[{case}] {which} moved to the meta device returned {kind(out)} for an input on the meta device "
-                f"{how}, expected a tensor on the input's device")
-            assert tuple(out.shape) == (B, T, d), (
-                f"[{case}] {which} output {how}: expected shape {(B, T, d)}, got {tuple(out.shape)}")
+                f"{how}, expected a tensor on the input's device"),
+                got=kind(out), case=case, what=f"{which} output's device {how}")
+            assert_equal(tuple(out.shape), (B, T, d), (
+                f"[{case}] {which} output {how}: expected shape {(B, T, d)}, got {tuple(out.shape)}"),
+                case=case, what=f"{which} output's shape {how}")
 
 
 @pytest.mark.weight(0.25, part="3.a.iv")

@@ -23,7 +23,14 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from tests.helpers import FLOAT32_PRECISION, assert_close, assert_close_at_precision, max_abs_error
+from tests.helpers import (
+    FLOAT32_PRECISION,
+    assert_close,
+    assert_close_at_precision,
+    assert_equal,
+    expect,
+    max_abs_error,
+)
 from tests.sandbox import Ref, Student, StudentError, type_name
 
 
@@ -248,17 +255,18 @@ def test_gradients(name: str, case: Case, student: Student, from_scratch) -> Non
     x.requires_grad_()
     with from_scratch(name, "conv"):
         out = module(x)  # checked here first, for this message (student.backward has its own)
-        if not (isinstance(out, torch.Tensor) and out.requires_grad):
-            raise AssertionError(f"[{case.describe()}] {name}(x) does not require grad: autograd cannot flow "
-                                 "(do not use .detach(), .data, .item() or torch.no_grad() inside)")
+        expect(isinstance(out, torch.Tensor) and out.requires_grad,
+               f"[{case.describe()}] {name}(x) does not require grad: autograd cannot flow "
+               "(do not use .detach(), .data, .item() or torch.no_grad() inside)",
+               got=(type_name(out), getattr(out, "requires_grad", None)), case=case.describe(),
+               what=f"{name}(x) requires grad")
         out, (x_grad,) = student.backward(module, x, grad=upstream)  # module(x), then (out * upstream).sum()
     held = held_dtype(module)
     check(out, expected, case, f"{name}(x)", held)
     for what, actual, expected in (("x.grad", x_grad, ref_x.grad), ("filters.grad", module.filters.grad,
                                    ref_filters.grad), ("biases.grad", module.biases.grad, ref_biases.grad)):
-        if actual is None:
-            raise AssertionError(f"[{case.describe()}] {what} is None after backward: the output does not "
-                                 "depend on it through autograd")
+        expect(actual is not None, f"[{case.describe()}] {what} is None after backward: the output does not "
+               "depend on it through autograd", got=actual, case=case.describe(), what=f"{name}: {what} is None")
         if out.dtype != actual.dtype and actual.dtype == DTYPE:  # judged at the precision of the output it came through
             actual, what = actual.to(out.dtype), f"{what} (through an output of dtype {out.dtype})"
         check(actual, expected, case, f"{name}: {what}", held)
@@ -275,16 +283,19 @@ def test_constructor_uses_given_parameters(name: str, student: Student) -> None:
     settings = {"in_channels": 2, "out_channels": 3, "filter_size": 4, "padding": 2, "stride": 3}
     for attribute, value in settings.items():
         actual = getattr_(module, attribute, "no such attribute")
-        assert actual == value, (
-            f"{name}(2, 3, 4, padding=2, stride=3).{attribute} should be {value}, got {actual!r}")
+        assert_equal(actual, value, f"{name}(2, 3, 4, padding=2, stride=3).{attribute} should be {value}, got "
+                     f"{actual!r}", case=case.describe(), what=f"{name}.{attribute}")
     for attribute, given in (("filters", filters), ("biases", biases)):
         param = getattr_(module, attribute, None)
-        assert isinstance(param, torch.nn.Parameter), (
-            f"{name}.{attribute} should be an nn.Parameter (so the optimizer sees it), got {type_name(param)}")
-        assert param.dtype == given.dtype, f"{name}.{attribute}: dtype {param.dtype}, expected the given {given.dtype}"
+        expect(isinstance(param, torch.nn.Parameter),
+               f"{name}.{attribute} should be an nn.Parameter (so the optimizer sees it), got {type_name(param)}",
+               got=type_name(param), case=case.describe(), what=f"{name}.{attribute}'s type")
+        assert_equal(param.dtype, given.dtype, f"{name}.{attribute}: dtype {param.dtype}, expected the given "
+                     f"{given.dtype}", case=case.describe(), what=f"{name}.{attribute}'s dtype")
         assert_close(param, given, case=case.describe(), what=f"{name}.{attribute} (the given values)", atol=0, rtol=0)
     names = sorted(n for n, _ in module.named_parameters())
-    assert names == ["biases", "filters"], f"{name} should have exactly the parameters biases and filters, got {names}"
+    assert_equal(names, ["biases", "filters"], f"{name} should have exactly the parameters biases and filters, got "
+                 f"{names}", case=case.describe(), what=f"{name}'s parameters")
 
 
 @pytest.mark.parametrize("name", CLASSES)
@@ -293,22 +304,30 @@ def test_constructor_random_parameters(name: str, student: Student, from_scratch
     student.manual_seed(1)
     module = getattr(student.module("conv"), name)(3, 5, 4, padding=2, stride=3)
     getattr_ = student.module("builtins").getattr  # getattr(obj, name, default) on the student's side
+    case = f"{name}(3, 5, 4, padding=2, stride=3)"
     for attribute, shape in (("filters", (5, 3, 4, 4)), ("biases", (5,))):
         param = getattr_(module, attribute, None)
-        assert isinstance(param, torch.nn.Parameter), f"{name}.{attribute} should be an nn.Parameter"
-        assert tuple(param.shape) == shape, f"{name}(3, 5, 4).{attribute}: expected shape {shape}, got {tuple(param.shape)}"
-        assert param.requires_grad, f"{name}.{attribute} should require grad"
-        assert param.dtype == torch.float32, f"{name}.{attribute}: expected the default float32, got {param.dtype}"
-        assert bool(torch.isfinite(param).all()), f"{name}.{attribute} contains NaN or inf"
+        expect(isinstance(param, torch.nn.Parameter), f"{name}.{attribute} should be an nn.Parameter, got "
+               f"{type_name(param)}", got=type_name(param), case=case, what=f"{attribute}'s type")
+        assert_equal(tuple(param.shape), shape, f"{name}(3, 5, 4).{attribute}: expected shape {shape}, got "
+                     f"{tuple(param.shape)}", case=case, what=f"{attribute}'s shape")
+        expect(param.requires_grad, f"{name}.{attribute} should require grad", got=param.requires_grad, case=case,
+               what=f"{attribute}.requires_grad")
+        assert_equal(param.dtype, torch.float32, f"{name}.{attribute}: expected the default float32, got "
+                     f"{param.dtype}", case=case, what=f"{attribute}'s dtype")
+        expect(bool(torch.isfinite(param).all()), f"{name}.{attribute} contains NaN or inf", got=param, case=case,
+               what=attribute)
     filters = module.filters.detach()
-    assert float(filters.std()) > 0, f"{name}.filters should be random, got all {float(filters.flatten()[0])}"
+    expect(float(filters.std()) > 0, f"{name}.filters should be random, got all {float(filters.flatten()[0])}",
+           got=filters, case=case, what="filters")
     x = torch.randn(2, 3, 9, 8)
     with from_scratch(name, "conv"):
         out = module(x)
     expected_shape = (2, 5, (9 + 4 - 4) // 3 + 1, (8 + 4 - 4) // 3 + 1)
-    assert isinstance(out, torch.Tensor) and tuple(out.shape) == expected_shape, (
+    got = tuple(out.shape) if isinstance(out, torch.Tensor) else type_name(out)
+    assert_equal(got, expected_shape, (
         f"{name}(3, 5, 4, padding=2, stride=3) on x (2, 3, 9, 8): expected output shape {expected_shape}, "
-        f"got {tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__}")
+        f"got {got}"), case=case, what="output shape on x (2, 3, 9, 8)")
 
 
 @pytest.mark.parametrize("name", SMALL)
@@ -327,16 +346,19 @@ def test_default_initialisation_in_documented_range(name: str, student: Student)
            "(the constructor's docstring)")
     for attribute in ("filters", "biases"):
         values = getattr(module, attribute).detach().double()
-        assert bool(torch.isfinite(values).all()), f"{who}.{attribute} contains NaN or inf"
+        expect(bool(torch.isfinite(values).all()), f"{who}.{attribute} contains NaN or inf", got=values, case=who,
+               what=attribute)
         largest = float(values.abs().max())
-        assert largest <= bound * (1 + 1e-6), (
+        expect(largest <= bound * (1 + 1e-6), (
             f"{who}.{attribute}: values up to {largest:.4f} in absolute value, outside the documented range "
-            f"[-{bound:.4f}, {bound:.4f}] (standard deviation {float(values.std()):.4f}); {fix}")
+            f"[-{bound:.4f}, {bound:.4f}] (standard deviation {float(values.std()):.4f}); {fix}"),
+            got=values, case=who, what=attribute)
     filters = module.filters.detach().double()
     ratio = float(filters.std()) / bound  # a uniform draw in [-bound, bound]: 1/sqrt(3) = 0.577
-    assert 0.45 <= ratio <= 0.7, (
+    expect(0.45 <= ratio <= 0.7, (
         f"{who}.filters: standard deviation {float(filters.std()):.4f} = {ratio:.2f} * bound, but a uniform draw "
-        f"in [-{bound:.4f}, {bound:.4f}] has {bound / 3 ** 0.5:.4f} = 0.58 * bound; {fix}")
+        f"in [-{bound:.4f}, {bound:.4f}] has {bound / 3 ** 0.5:.4f} = 0.58 * bound; {fix}"),
+        got=filters, case=who, what="filters' standard deviation")
 
 
 def _precision_problem(actual: torch.Tensor, expected: torch.Tensor) -> bool:
@@ -397,10 +419,10 @@ def test_output_follows_input_dtype(name: str, student: Student, from_scratch) -
         if wrong:
             problems.append(f"for a {str(dtype).removeprefix('torch.')} x and the module .{convert}(): "
                             + ", ".join(wrong))
-    assert not problems, (
+    expect(not problems, (
         f"[{case.describe()}] the results should follow the dtype of x (something is float32 whatever x is: create "
         "new tensors like x, x.new_zeros(...) or torch.zeros(..., dtype=x.dtype, device=x.device); no .float()): "
-        + "; ".join(problems))
+        + "; ".join(problems)), got=problems, case=case.describe(), what=f"{name}: the results' dtypes")
 
 
 @pytest.mark.timeout(60)
@@ -429,9 +451,10 @@ def test_runs_on_another_device(name: str, student: Student, from_scratch) -> No
                 f"{type(error).__name__}: {error}\n  Create new tensors on x's device: x.new_zeros(...) or "
                 "torch.zeros(..., device=x.device, dtype=x.dtype)") from error
         got = f"{tuple(out.shape)} on {out.device}" if isinstance(out, torch.Tensor) else type_name(out)
-        assert isinstance(out, torch.Tensor) and out.is_meta and tuple(out.shape) == case.out_shape, (
+        expect(isinstance(out, torch.Tensor) and out.is_meta and tuple(out.shape) == case.out_shape, (
             f"[{case.describe()}] {what} with the module and x on the meta device: expected a meta tensor of shape "
-            f"{case.out_shape}, got {got}; create new tensors on x's device (x.new_zeros(...), device=x.device)")
+            f"{case.out_shape}, got {got}; create new tensors on x's device (x.new_zeros(...), device=x.device)"),
+            got=got, case=case.describe(), what=what)
 
 
 # --- the guard itself (not graded): what a student sees when calling a built-in convolution -------

@@ -9,9 +9,11 @@ change what the tests see. Failure messages name the case, the shapes and the la
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import importlib
 import json
 import os
+import re
 import sys
 import types
 from collections.abc import Callable, Iterable, Iterator
@@ -22,7 +24,7 @@ from torch import nn
 from torch.overrides import TorchFunctionMode
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from tests.sandbox import COURSE, Ref, Student, type_name
+from tests.sandbox import COURSE, Interpreter, Ref, Student, StudentError, type_name
 
 # --- trusted tensor primitives (captured before student code runs) -------------------------------
 _Tensor = torch.Tensor
@@ -77,7 +79,8 @@ def assert_close(
     """
     label = f"{what}{note}"
     if not isinstance(actual, torch.Tensor):
-        raise AssertionError(f"[{case}] {label}: expected a torch.Tensor, got {type_name(actual)}")
+        raise AssertionError(f"[{case}] {label}: expected a torch.Tensor, got {type_name(actual)}"
+                             + known_mistake(actual, case, what))
     exp_shape, act_shape = tuple(expected.shape), tuple(actual.shape)
     if exp_shape != act_shape:
         raise AssertionError(f"[{case}] {label}: expected shape {exp_shape}, got {act_shape}"
@@ -86,7 +89,8 @@ def assert_close(
         return
     a, e = _as_float64(actual), _as_float64(expected)
     if not bool(_item(_all(_isfinite(a)))):
-        raise AssertionError(f"[{case}] {label}: contains NaN or inf (shape {act_shape})")
+        raise AssertionError(f"[{case}] {label}: contains NaN or inf (shape {act_shape})"
+                             + known_mistake(actual, case, what))
     err = _abs(_sub(a, e))
     tol = _add(_mul(_abs(e), rtol), atol)
     if bool(_item(_all(~_gt(err, tol)))):
@@ -105,26 +109,153 @@ def assert_close(
 #: ``GRADING_RECORD_MISTAKES=<file>``: append the fingerprint of every failing output to that file (JSON lines;
 #: grading's mutant runs). ``GRADING_MISTAKES=<file>``: the table built from those runs (test -> case|what ->
 #: [[mistake, fingerprint], ...]); a failing output that matches an entry names the mistake. Neither is set
-#: when you run the tests yourself.
+#: when you run the tests yourself. Only failing outputs are ever fingerprinted: ``assert_close``,
+#: ``expect``/``assert_equal`` (any other value a test checks) and ``name_known_error`` (an error raised by the
+#: student's code, called by tests/conftest.py) are the only callers of ``known_mistake``.
 SAMPLE = 24  # elements of a fingerprint
+MAX_VALUE = 4000  # characters of a non-tensor value's canonical JSON kept as it is; longer ones are hashed
+MAX_MESSAGE = 1000  # characters of an error message kept in its fingerprint
+ERROR_KEY = ("error", "raised")  # the (case, what) of an error raised by the student's code
 _MISTAKES: dict | None = None
+_COURSE = os.path.realpath(COURSE)  # the folder of the student modules
+_IN_YOUR_CODE = "\nin your code (most recent call last):\n"  # how a worker's error lists the student's lines
 
 
-def fingerprint(t: torch.Tensor) -> dict:
-    """Shape, sum, sum of absolute values and ``SAMPLE`` evenly spaced elements, in float64."""
+def _tensor_fingerprint(t: torch.Tensor) -> dict:
     flat = _as_float64(t).reshape(-1)
     n = int(_numel(flat))
     idx = sorted({(i * (n - 1)) // max(SAMPLE - 1, 1) for i in range(SAMPLE)}) if n else []
-    return {"shape": list(t.shape), "sum": float(_item(flat.sum())) if n else 0.0,
-            "abs": float(_item(_abs(flat).sum())) if n else 0.0, "sample": [float(_item(flat[i])) for i in idx]}
+    finite = _isfinite(flat)
+    values = torch.where(finite, flat, torch.zeros_like(flat))  # NaN and inf: counted, not summed
+    nonfinite = [int(_item(torch.isnan(flat).sum())), int(_item((flat == float("inf")).sum())),
+                 int(_item((flat == float("-inf")).sum()))] if n else [0, 0, 0]
+    return {"shape": list(t.shape), "sum": float(_item(values.sum())) if n else 0.0,
+            "abs": float(_item(_abs(values).sum())) if n else 0.0, "nonfinite": nonfinite,
+            "sample": [float(_item(flat[i])) for i in idx]}
+
+
+def _canonical(value: object) -> object:
+    """A JSON form of a value a test checks: numbers, strings, None and booleans as they are; lists, tuples
+    (``{"tuple": [...]}``) and dicts (``{"dict": [[key, value], ...]}``, sorted) item by item; a tensor as its
+    fingerprint (``{"tensor": ...}``); a dtype or device as its name; anything else (a reference to an object
+    on the student's side) as its type."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, torch.Tensor):
+        return {"tensor": _tensor_fingerprint(value)}
+    if isinstance(value, list):
+        return [_canonical(v) for v in value]
+    if isinstance(value, tuple):
+        return {"tuple": [_canonical(v) for v in value]}
+    if isinstance(value, dict):
+        items = [[_canonical(k), _canonical(v)] for k, v in value.items()]
+        return {"dict": sorted(items, key=lambda kv: json.dumps(kv[0], sort_keys=True))}
+    if isinstance(value, torch.dtype | torch.device):
+        return {"repr": str(value)}
+    return {"type": type_name(value)}
+
+
+def _round(value: object) -> object:
+    """``value`` (canonical) with every float to 6 significant digits: what a hashed value is compared at."""
+    if isinstance(value, float):
+        return value if value != value or value in (float("inf"), float("-inf")) else float(f"{value:.6g}")
+    if isinstance(value, list):
+        return [_round(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _round(v) for k, v in value.items()}
+    return value
+
+
+def _normalise_message(message: str) -> str:
+    """An error message without what changes from one run to the next: object addresses, folder names."""
+    message = re.sub(r"0x[0-9a-fA-F]+", "0x?", message)
+    message = re.sub(r"(?:[A-Za-z]:)?(?:[/\\][^/\\\s'\"]+)+[/\\]", "", message)  # keep a file's name only
+    return " ".join(message.split())[:MAX_MESSAGE]
+
+
+def student_error(error: BaseException) -> tuple[str, str] | None:
+    """(type, message) of an error the student's code raised, the same wherever it ran: a ``StudentError`` from
+    the autograder's worker (the student's exception type and its message), or, when the student's code runs
+    in the tests' process, an exception raised through one of the student's files or while the sandbox's
+    ``Interpreter`` ran a request (e.g. a backward pass through the student's graph: what the worker would
+    report). None for anything else: a test's own failed assertion, a starter TODO, a timeout, a crashed
+    worker."""
+    if isinstance(error, StudentError):
+        if not error.kind or error.timeout or error.todo is not None:
+            return None
+        text = str(error)
+        head = f" raised {error.kind}: "
+        message = text[text.find(head) + len(head):] if head in text else text
+        return error.kind, message.rsplit(_IN_YOUR_CODE, 1)[0]
+    if not isinstance(error, Exception) or getattr(error, "todo", None) is not None:
+        return None  # pytest's own outcomes (a timeout, a skip) are BaseExceptions
+    tb = error.__traceback__
+    while tb is not None:
+        name = tb.tb_frame.f_code.co_filename  # a frame in a student module: the error went through its code
+        if (not name.startswith("<") and os.path.dirname(os.path.realpath(name)) == _COURSE) or \
+                isinstance(tb.tb_frame.f_locals.get("self"), Interpreter):
+            return type(error).__name__, str(error)
+        tb = tb.tb_next
+    return None
+
+
+def fingerprint(value: object) -> dict:
+    """What a failing output is recognised by. A tensor: its shape, sum, sum of absolute values (of its finite
+    elements; NaN and inf counted apart) and ``SAMPLE`` evenly spaced elements, in float64. An error the
+    student's code raised (``student_error``): its type and message, without addresses and folder names. Any
+    other value (a number, a list of words, a dict, tensors inside them): its canonical JSON (``_canonical``),
+    hashed when longer than ``MAX_VALUE`` characters."""
+    if isinstance(value, torch.Tensor):
+        return _tensor_fingerprint(value)
+    if isinstance(value, BaseException):
+        kind, message = student_error(value) or (type(value).__name__, str(value))
+        return {"error": kind, "message": _normalise_message(message)}
+    canonical = _canonical(value)
+    text = json.dumps(canonical, sort_keys=True)
+    if len(text) <= MAX_VALUE:
+        return {"value": canonical}
+    rounded = json.dumps(_round(canonical), sort_keys=True)
+    return {"hash": hashlib.sha256(rounded.encode()).hexdigest(), "length": len(rounded)}
+
+
+def _close(x: float, y: float, tol: float) -> bool:
+    """Equal within ``tol``; NaN matches NaN, an infinity only itself."""
+    return x == y or (x != x and y != y) or abs(x - y) <= tol
+
+
+def _same_value(a: object, b: object, rtol: float) -> bool:
+    """Two canonical values (``_canonical``) alike: the same structure, strings and integers; floats within
+    ``rtol`` of their magnitude; tensors by ``same_fingerprint``."""
+    if isinstance(a, bool) or isinstance(b, bool) or a is None or b is None or isinstance(a, str) or isinstance(b, str):
+        return type(a) is type(b) and a == b
+    if isinstance(a, int) and isinstance(b, int):
+        return a == b  # counts, ids, sizes: exact
+    if isinstance(a, int | float) and isinstance(b, int | float):
+        return _close(float(a), float(b), rtol * (1.0 + min(abs(float(a)), 1e300)))
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_same_value(x, y, rtol) for x, y in zip(a, b))
+    if isinstance(a, dict) and isinstance(b, dict):
+        if "tensor" in a and "tensor" in b:
+            return same_fingerprint(a["tensor"], b["tensor"], rtol)
+        return a.keys() == b.keys() and all(_same_value(a[k], b[k], rtol) for k in a)
+    return False
 
 
 def same_fingerprint(a: dict, b: dict, rtol: float = 1e-4) -> bool:
-    """Equal up to ``rtol`` of the values' magnitude (float32 and float64 results of one mistake match)."""
+    """Equal up to ``rtol`` of the values' magnitude (float32 and float64 results of one mistake match); errors
+    by type and message, hashed values by hash, other values by ``_same_value``."""
+    if "error" in a or "error" in b:
+        return a.get("error") == b.get("error") and a.get("message") == b.get("message")
+    if "hash" in a or "hash" in b:
+        return a.get("hash") == b.get("hash") and a.get("length") == b.get("length")
+    if "value" in a or "value" in b:
+        return "value" in a and "value" in b and _same_value(a["value"], b["value"], rtol)
     if a.get("shape") != b.get("shape") or len(a.get("sample", [])) != len(b.get("sample", [])):
         return False
-    scale = 1.0 + max([abs(v) for v in a["sample"]] + [0.0])
-    close = all(abs(x - y) <= rtol * scale for x, y in zip(a["sample"], b["sample"]))
+    if a.get("nonfinite", [0, 0, 0]) != b.get("nonfinite", [0, 0, 0]):
+        return False
+    scale = 1.0 + max([abs(v) for v in a["sample"] if abs(v) != float("inf") and v == v] + [0.0])
+    close = all(_close(x, y, rtol * scale) for x, y in zip(a["sample"], b["sample"]))
     n = max(1, len(a["sample"]))
     return close and abs(a["sum"] - b["sum"]) <= rtol * (1.0 + a["abs"]) * n and \
         abs(a["abs"] - b["abs"]) <= rtol * (1.0 + a["abs"]) * n
@@ -134,9 +265,10 @@ def _current_test() -> str:
     return os.environ.get("PYTEST_CURRENT_TEST", "").rsplit(" (", 1)[0]
 
 
-def known_mistake(actual: torch.Tensor, case: str, what: str) -> str:
-    """Record ``actual``'s fingerprint (mutant runs) or name the catalog mistake it matches (autograder);
-    "" otherwise. Never raises."""
+def known_mistake(actual: object, case: str, what: str) -> str:
+    """Record the fingerprint of ``actual``, a FAILING output (a tensor, any other value a test checks, or an
+    error the student's code raised), in mutant runs; in the autograder, name the catalog mistake(s) it
+    matches: every one of them when several do. "" otherwise. Never raises."""
     global _MISTAKES
     try:
         key = f"{case}|{what}"
@@ -152,13 +284,48 @@ def known_mistake(actual: torch.Tensor, case: str, what: str) -> str:
         if _MISTAKES is None:
             with open(path, encoding="utf-8") as f:
                 _MISTAKES = json.load(f)
-        names = [m for m, fp in _MISTAKES.get(_current_test(), {}).get(key, []) if same_fingerprint(print_, fp)]
+        names = list(dict.fromkeys(m for m, fp in _MISTAKES.get(_current_test(), {}).get(key, [])
+                                   if same_fingerprint(print_, fp)))
         if not names:
             return ""
-        return ("\n  Your output is what you get with a known mistake: " + "; or ".join(dict.fromkeys(names))
-                + ".")
+        yours = "This error is" if isinstance(actual, BaseException) else "Your output is"
+        if len(names) == 1:
+            return f"\n  {yours} what you get with a known mistake: {names[0]}."
+        return f"\n  {yours} what you get with one of these known mistakes: " + "; ".join(names) + "."
     except Exception:  # noqa: BLE001  (feedback is a bonus: never turn a failure into an error)
         return ""
+
+
+def name_known_error(error: BaseException) -> None:
+    """If ``error`` (a test's failure) was raised by the student's code (``student_error``), or raised by a test
+    from such an error, add a note naming the known mistake(s) it matches (recording it in mutant runs).
+    Called by tests/conftest.py for every failing test. Never raises."""
+    try:
+        cause = error if student_error(error) is not None else error.__cause__
+        if cause is None or student_error(cause) is None or not hasattr(error, "add_note"):
+            return
+        text = known_mistake(cause, *ERROR_KEY)
+        if text:
+            error.add_note(text.strip("\n"))
+    except Exception:  # noqa: BLE001
+        return
+
+
+def expect(ok: object, message: str | Callable[[], str], *, got: object, case: str, what: str) -> None:
+    """A check that is not a tensor comparison (a type, a dtype, a count, a list of words, a flag): unless
+    ``ok``, fail with ``message`` (it names the case, what was expected and what came back; a function that
+    makes it when it needs more requests to the student's side, called only on failure), plus the known
+    mistake ``got`` (what the student's code gave, e.g. the list it returned) matches, if one does."""
+    if not ok:
+        text = message() if callable(message) else message
+        raise AssertionError(text + known_mistake(got, case, what))
+
+
+def assert_equal(actual: object, expected: object, message: str | Callable[[], str], *, case: str,
+                 what: str) -> None:
+    """``actual == expected`` for data (numbers, strings, lists, tuples, dicts; not tensors: ``assert_close``),
+    else fail with ``message`` plus the known mistake ``actual`` matches (``expect``)."""
+    expect(actual == expected, message, got=actual, case=case, what=what)
 
 
 #: Relative precision a float32 result is judged at (float32 has a 24-bit mantissa, ~6e-8 per operation;
@@ -367,6 +534,19 @@ def forbid_builtins(who: str, groups: Iterable[str] = ("conv",)) -> Iterator[Non
             setattr(owner, attr, value)
 
 
+def assert_padding_embedding(student: Student, model: Ref, who: str, *, case: str) -> Ref:
+    """``model.embedding`` is ``nn.Embedding(vocab_size, embedding_size, padding_idx=0)`` (the RNN, LSTM and
+    Transformer models); returns it."""
+    embedding = model.embedding
+    is_embedding = student.isinstance(embedding, "torch.nn.Embedding")
+    got = (type_name(embedding), embedding.padding_idx if is_embedding else None)
+    expect(is_embedding and got[1] == 0, (
+        f"{who}.embedding must be nn.Embedding(vocab_size, embedding_size, padding_idx=0), got {got[0]}"
+        + (f" with padding_idx {got[1]}" if is_embedding else "")
+    ), got=got, case=case, what=f"{who}.embedding's (class, padding_idx)")
+    return embedding
+
+
 # --- the RNN and LSTM tests: a random layer, and torch's module with the same weights -------------
 def make_random_layer(student: Student, cls: str, D: int, H: int, O: int, shapes: dict[str, tuple[int, ...]],
                       dtype: torch.dtype = torch.float64) -> Ref:
@@ -381,8 +561,10 @@ def make_random_layer(student: Student, cls: str, D: int, H: int, O: int, shapes
     getattr_ = student.module("builtins").getattr  # getattr(obj, name, default) on the student's side
     for attribute, shape in shapes.items():
         p = getattr_(layer, attribute, None)  # a copy of the parameter (data), or None
-        assert isinstance(p, nn.Parameter), f"{who} needs an nn.Parameter named {attribute}"
-        assert tuple(p.shape) == shape, f"{who}.{attribute}: expected shape {shape}, got {tuple(p.shape)}"
+        expect(isinstance(p, nn.Parameter), f"{who} needs an nn.Parameter named {attribute}, got {type_name(p)}",
+               got=type_name(p), case=who, what=f"{attribute}'s type")
+        assert_equal(tuple(p.shape), shape, f"{who}.{attribute}: expected shape {shape}, got {tuple(p.shape)}",
+                     case=who, what=f"{attribute}'s shape")
     student.load(layer, {attribute: torch.randn(shape) * 0.6 for attribute, shape in shapes.items()})
     return layer
 
@@ -422,6 +604,7 @@ def assert_gradients_match(layer: Ref, x_grad: torch.Tensor | None, names: tuple
     who = type_name(layer)
     for name in names:
         grad = getattr(layer, name).grad  # a copy of the parameter, with its .grad
-        assert grad is not None, f"[{case}] {who}.{name} received no gradient: is it used in forward?"
+        expect(grad is not None, f"[{case}] {who}.{name} received no gradient: is it used in forward?", got=grad,
+               case=case, what=f"gradient of {name} is None")
         check(grad, expected[name], f"gradient of {name}")
     check(x_grad, expected["x"], "gradient of the input x")

@@ -20,7 +20,10 @@ from torch import nn
 
 from tests.helpers import (
     assert_close_at_precision,
+    assert_equal,
     assert_gradients_match,
+    assert_padding_embedding,
+    expect,
     hint,
     kind,
     make_random_layer,
@@ -107,9 +110,9 @@ def test_rnn_layer_follows_a_float64_input(student, from_scratch):
     with hint(H0_HINT):
         with from_scratch("RNNLayer", "rnn"), student.no_grad():
             out = layer(x)
-        assert isinstance(out, torch.Tensor) and out.dtype == torch.float64, (
+        expect(isinstance(out, torch.Tensor) and out.dtype == torch.float64, (
             f"[{case}] RNNLayer converted with .double() returned {kind(out)} for a float64 input, "
-            "expected float64")
+            "expected float64"), got=kind(out), case=case, what="RNNLayer output's dtype")
         assert_close_at_precision(out, expected, case=case, what="RNNLayer output (B, T, O)", **TOL)
 
 
@@ -126,9 +129,9 @@ def test_rnn_layer_follows_a_float32_input(student, from_scratch):
     with hint(H0_HINT):
         with from_scratch("RNNLayer", "rnn"), student.no_grad():
             out = layer(x)
-        assert isinstance(out, torch.Tensor) and out.dtype == torch.float32, (
+        expect(isinstance(out, torch.Tensor) and out.dtype == torch.float32, (
             f"[{case}] RNNLayer converted with .float() returned {kind(out)} for a float32 input, "
-            "expected float32")
+            "expected float32"), got=kind(out), case=case, what="RNNLayer output's dtype")
         assert_close_at_precision(out, expected, case=case, what="RNNLayer output (B, T, O)", **TOL)
 
 
@@ -145,11 +148,12 @@ def test_rnn_layer_runs_on_the_input_device(student, from_scratch):
     with hint(H0_HINT):
         with from_scratch("RNNLayer", "rnn"), student.no_grad():
             out = layer(x)
-        assert isinstance(out, torch.Tensor) and out.is_meta, (
+        expect(isinstance(out, torch.Tensor) and out.is_meta, (
             f"[{case}] RNNLayer moved to the meta device returned {kind(out)} for an input on the meta "
-            "device, expected a tensor on the input's device")
-    assert tuple(out.shape) == (B, T, O), (
-        f"[{case}] RNNLayer output: expected shape {(B, T, O)}, got {tuple(out.shape)}")
+            "device, expected a tensor on the input's device"), got=kind(out), case=case, what="RNNLayer output's device")
+    assert_equal(tuple(out.shape), (B, T, O), (
+        f"[{case}] RNNLayer output: expected shape {(B, T, O)}, got {tuple(out.shape)}"), case=case,
+        what="RNNLayer output's shape")
 
 
 @pytest.mark.weight(0.5, part="2.a.i")
@@ -176,10 +180,7 @@ def test_rnn_model_embeds_then_runs_the_layer(student, from_scratch):
     torch.set_default_dtype(torch.float64)  # the student's side follows
     vocab, E, H, O = 20, 6, 5, 2
     model = student.module("rnn").RNN(vocab, E, H, O)
-    embedding = model.embedding
-    assert student.isinstance(embedding, "torch.nn.Embedding") and embedding.padding_idx == 0, (
-        "RNN.embedding must be nn.Embedding(vocab_size, embedding_size, padding_idx=0)"
-    )
+    embedding = assert_padding_embedding(student, model, "RNN", case="vocab20_E6_H5_O2")
     layer = _make_layer(student, E, H, O)
     model.rnn = layer
     tokens = torch.randint(1, vocab, (3, 9))

@@ -21,7 +21,7 @@ import math
 import pytest
 import torch
 
-from tests.helpers import assert_close
+from tests.helpers import assert_close, assert_equal, expect
 from tests.sandbox import Ref, Student
 
 # a fixed tiny problem: 5 training and 4 validation examples, 2 features, 3 classes, float64
@@ -150,17 +150,21 @@ def as_sequences(x: torch.Tensor, steps: int = 4) -> torch.Tensor:
     return torch.cat([noise, x.unsqueeze(1)], dim=1)
 
 
-def close(actual: float, expected: float, what: str, tol: float = 1e-9) -> None:
-    assert isinstance(actual, (float, int)), f"{what}: expected a Python number, got {type(actual).__name__}"
-    assert abs(actual - expected) <= tol, f"{what}: expected {expected:.10g}, got {actual:.10g}"
+def close(actual: float, expected: float, what: str, tol: float = 1e-9, got: object = None) -> None:
+    """``actual`` is a Python number within ``tol`` of ``expected``; ``got``: what a failure is recognised by
+    (``tests.helpers.known_mistake``; ``actual`` unless told, e.g. the whole list it is part of)."""
+    got = actual if got is None else got
+    expect(isinstance(actual, (float, int)), f"{what}: expected a Python number, got {type(actual).__name__}",
+           got=got, case=what, what="a Python number")
+    expect(abs(actual - expected) <= tol, f"{what}: expected {expected:.10g}, got {actual:.10g}", got=got, case=what,
+           what="value")
 
 
 def close_lists(actual, expected, what: str, tol: float = 1e-9) -> None:
-    assert len(actual) == len(expected), (
-        f"{what}: expected {len(expected)} values, got {len(actual)}: {actual}"
-    )
+    expect(len(actual) == len(expected), f"{what}: expected {len(expected)} values, got {len(actual)}: {actual}",
+           got=actual, case=what, what="values")
     for i, (a, e) in enumerate(zip(actual, expected)):
-        close(float(a), e, f"{what}[{i}]", tol)
+        close(float(a), e, f"{what}[{i}]", tol, got=actual)
 
 
 # --- 2(a)iv: the prediction of a sequence model is its last time step -------------------------------------
@@ -213,10 +217,11 @@ def test_train_and_test_use_the_last_time_step(student):
 
     def selected(x: torch.Tensor) -> torch.Tensor:
         logits = train_test.last_time_step(model(x))
-        assert isinstance(logits, torch.Tensor) and tuple(logits.shape) == (x.shape[0], 3), (
+        shape = tuple(getattr(logits, "shape", ()))
+        expect(isinstance(logits, torch.Tensor) and shape == (x.shape[0], 3), (
             f"last_time_step must turn the (B, T, C) = {tuple(x.shape[:2]) + (3,)} outputs into (B, C) logits, "
-            f"got {tuple(getattr(logits, 'shape', ()))}"
-        )
+            f"got {shape}"
+        ), got=logits, case=f"(B, T, C) = {tuple(x.shape[:2]) + (3,)} outputs", what="last_time_step(outputs)")
         return logits.detach()
 
     x_val = as_sequences(X_VAL)  # (4, 4, 2)
@@ -243,17 +248,17 @@ def test_count_correct(student):
     labels = torch.tensor([0, 1, 1, 2, 2])  # predictions 0, 1, 2, 0, 2: three correct
     count_correct = student.module("train_test").count_correct
     result = count_correct(logits, labels)
-    assert isinstance(result, int) and result == 3, (
+    expect(isinstance(result, int) and result == 3, (
         f"count_correct: predictions (argmax over classes) [0, 1, 2, 0, 2] vs labels [0, 1, 1, 2, 2]: "
         f"expected the int 3, got {result!r}"
-    )
+    ), got=result, case="predictions [0, 1, 2, 0, 2] vs labels [0, 1, 1, 2, 2]", what="count_correct")
     # each row's own argmax: a softmax over the batch (dim=0) first would predict class 1 for the second row
     logits = torch.tensor([[5.0, 0.0], [4.0, 1.0]])
     result = count_correct(logits, torch.tensor([0, 0]))
-    assert isinstance(result, int) and result == 2, (
+    expect(isinstance(result, int) and result == 2, (
         f"count_correct: logits [[5, 0], [4, 1]] predict (argmax over the classes of each row) [0, 0] vs labels "
         f"[0, 0]: expected the int 2, got {result!r}"
-    )
+    ), got=result, case="logits [[5, 0], [4, 1]] vs labels [0, 0]", what="count_correct")
 
 
 @pytest.mark.weight(2, part="1.b.ii")
@@ -358,9 +363,13 @@ def test_train_restore_best_keeps_the_best_validation_epoch(student):
         progress=False,
     )
     best = max(range(6), key=lambda i: (history["val_accuracy"][i], -i))
-    assert history["best_epoch"] == best + 1
+    case = "SGD lr 20, 6 epochs, restore_best=True"
+    assert_equal(history["best_epoch"], best + 1, f"best_epoch: expected {best + 1} (the epoch of the best "
+                 f"val_accuracy, counted from 1), got {history['best_epoch']!r}", case=case, what="best_epoch")
     _, accuracy = train_test.test(model, batches(X_VAL, Y_VAL), cross_entropy(student), "cpu", progress=False)
-    assert accuracy == history["val_accuracy"][best]
+    assert_equal(accuracy, history["val_accuracy"][best], f"the restored model's validation accuracy: expected "
+                 f"{history['val_accuracy'][best]!r} (that of the best epoch), got {accuracy!r}", case=case,
+                 what="validation accuracy after training")
     model = linear_model(student)
     history = train_test.train(
         model,
@@ -373,4 +382,6 @@ def test_train_restore_best_keeps_the_best_validation_epoch(student):
         restore_best=True,
         progress=False,
     )
-    assert history["best_epoch"] is None and history["val_loss"] == []
+    got = (history["best_epoch"], history["val_loss"])
+    assert_equal(got, (None, []), f"without validation batches: expected (best_epoch, val_loss) = (None, []), got "
+                 f"{got!r}", case="no validation batches, restore_best=True", what="(best_epoch, val_loss)")

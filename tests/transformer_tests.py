@@ -30,7 +30,14 @@ from tests.attention_tests import (
     _dtype_name,
     copy_multi_head_weights,
 )
-from tests.helpers import assert_close_at_precision, hint, kind
+from tests.helpers import (
+    assert_close_at_precision,
+    assert_equal,
+    assert_padding_embedding,
+    expect,
+    hint,
+    kind,
+)
 from tests.sandbox import Ref, Student, StudentError, type_name
 
 TOL = {"atol": 1e-10, "rtol": 1e-8}
@@ -78,9 +85,9 @@ def test_positional_encoding_matches_stored_values(max_len, d_model, student):
     torch.set_default_dtype(torch.float64)
     pe = student.module("transformer").positional_encoding(max_len, d_model)
     what = "positional_encoding(max_len, d_model)"
-    assert isinstance(pe, torch.Tensor) and tuple(pe.shape) == (max_len, d_model), (
-        f"{what}: expected a tensor of shape {(max_len, d_model)}, got "
-        f"{tuple(pe.shape) if isinstance(pe, torch.Tensor) else type_name(pe)}")
+    got = tuple(pe.shape) if isinstance(pe, torch.Tensor) else type_name(pe)
+    assert_equal(got, (max_len, d_model), f"{what}: expected a tensor of shape {(max_len, d_model)}, got {got}",
+                 case=f"L{max_len}_d{d_model}", what=f"{what}'s shape")
     if (max_len, d_model) == (9, 8):
         assert_close_at_precision(pe, PE_9_8, case="L9_d8", what=what, atol=1e-4, rtol=0)
         return
@@ -96,8 +103,14 @@ def test_positional_encoding_module_adds_a_buffer(student):
     torch.set_default_dtype(torch.float64)
     module = student.module("transformer").PositionalEncoding(8, max_seq_length=40)
     # iter() first: list() of a Ref would also ask the student's side for len() of the generator
-    assert not list(iter(module.parameters())), "the positional encoding must not be a parameter: register_buffer"
-    assert any(b.numel() == 40 * 8 for b in module.buffers()), "register the (max_seq_length, d_model) table"
+    case = "PositionalEncoding(8, max_seq_length=40)"
+    parameters = [tuple(p.shape) for p in iter(module.parameters())]
+    expect(not parameters, f"the positional encoding must not be a parameter: register_buffer; got parameters of "
+           f"shapes {parameters}", got=parameters, case=case, what="parameters' shapes")
+    buffers = [b for b in module.buffers()]  # copies
+    shapes = [tuple(b.shape) for b in buffers]
+    expect(any(b.numel() == 40 * 8 for b in buffers), f"register the (max_seq_length, d_model) table; got buffers of "
+           f"shapes {shapes}", got=shapes, case=case, what="buffers' shapes")
     x = torch.randn(2, 9, 8)
     assert_close_at_precision(module(x), x + PE_9_8, case="B2_T9_d8", what="x + PE[:T]", atol=1e-6, rtol=0)
 
@@ -115,14 +128,18 @@ def test_positional_encoding_follows_the_default_dtype(dtype, student):
     with hint(PE_DTYPE_HINT):
         pe = transformer.positional_encoding(9, 8)
         ok = isinstance(pe, torch.Tensor) and pe.dtype == dtype  # outside assert: no tensor dump
-        assert ok, (
-            f"[{case}] positional_encoding(9, 8) returned {kind(pe)} with the default dtype {name}, expected {name}")
+        expect(ok, (
+            f"[{case}] positional_encoding(9, 8) returned {kind(pe)} with the default dtype {name}, expected {name}"),
+            got=kind(pe), case=case, what="positional_encoding(9, 8)'s dtype")
         module = transformer.PositionalEncoding(8, max_seq_length=9)
         tables = [b for b in module.buffers() if b.is_floating_point()]
-        assert tables, f"[{case}] PositionalEncoding(8, max_seq_length=9) has no floating-point buffer (the table)"
-        assert all(b.dtype == dtype for b in tables), (
+        expect(tables, f"[{case}] PositionalEncoding(8, max_seq_length=9) has no floating-point buffer (the table)",
+               got=[], case=case, what="PositionalEncoding's floating-point buffers' dtypes")
+        dtypes = sorted({_dtype_name(b.dtype) for b in tables})
+        expect(all(b.dtype == dtype for b in tables), (
             f"[{case}] PositionalEncoding(8, max_seq_length=9) built with the default dtype {name} has buffers of "
-            f"dtypes {sorted({_dtype_name(b.dtype) for b in tables})}, expected {name}")
+            f"dtypes {dtypes}, expected {name}"), got=dtypes, case=case,
+            what="PositionalEncoding's floating-point buffers' dtypes")
 
 
 def test_positional_encoding_rejects_too_long_sequences(student):
@@ -253,10 +270,7 @@ def test_transformer_model_masks_pad_tokens(student, from_scratch):
     vocab, d, h, d_ff, O = 30, 8, 2, 16, 2
     torch.set_default_dtype(torch.float64)
     model = student.module("transformer").Transformer(vocab, d, h, d_ff, O, max_seq_length=64)
-    embedding = model.embedding
-    assert student.isinstance(embedding, "torch.nn.Embedding") and embedding.padding_idx == 0, (
-        "Transformer.embedding must be nn.Embedding(vocab_size, embedding_size, padding_idx=0)"
-    )
+    embedding = assert_padding_embedding(student, model, "Transformer", case=f"vocab{vocab}_d{d}_h{h}_ff{d_ff}_O{O}")
     encoder, ref = _make_encoder(student, d, h, d_ff, O)
     model.encoder = encoder  # on the student's side: the model's encoder is now this one
     B, T = 3, 9
@@ -289,9 +303,10 @@ def _check_encoder_follows_dtype(student: Student, from_scratch, default: torch.
                     "with a key-padding mask (no padded key)": encoder(x, torch.zeros(B, T, dtype=torch.bool))}
         for how, out in outs.items():
             ok = isinstance(out, torch.Tensor) and out.dtype == dtype  # outside assert: no tensor dump
-            assert ok, (
+            expect(ok, (
                 f"[{case}] TransformerEncoder converted with .{convert}() returned {kind(out)} for a "
-                f"{_dtype_name(dtype)} input {how}, expected {_dtype_name(dtype)}")
+                f"{_dtype_name(dtype)} input {how}, expected {_dtype_name(dtype)}"),
+                got=kind(out), case=case, what=f"TransformerEncoder output's dtype {how}")
             assert_close_at_precision(out, expected, case=case, what=f"TransformerEncoder output {how}", **TOL)
 
 
@@ -327,11 +342,13 @@ def test_transformer_encoder_runs_on_the_input_device(student, from_scratch):
             outs = {"without a mask": encoder(x), "with a key-padding mask on the meta device": encoder(x, mask)}
         for how, out in outs.items():
             ok = isinstance(out, torch.Tensor) and out.is_meta  # outside assert: no tensor dump
-            assert ok, (
+            expect(ok, (
                 f"[{case}] TransformerEncoder moved to the meta device returned {kind(out)} for an input on the "
-                f"meta device {how}, expected a tensor on the input's device")
-            assert tuple(out.shape) == (B, T, O), (
-                f"[{case}] TransformerEncoder output {how}: expected shape {(B, T, O)}, got {tuple(out.shape)}")
+                f"meta device {how}, expected a tensor on the input's device"),
+                got=kind(out), case=case, what=f"TransformerEncoder output's device {how}")
+            assert_equal(tuple(out.shape), (B, T, O), (
+                f"[{case}] TransformerEncoder output {how}: expected shape {(B, T, O)}, got {tuple(out.shape)}"),
+                case=case, what=f"TransformerEncoder output's shape {how}")
 
 
 @pytest.mark.weight(0.25, part="3.b")
@@ -391,9 +408,9 @@ def _check_model_follows_dtype(student: Student, from_scratch, default: torch.dt
         with from_scratch("Transformer", "attention"), student.no_grad():
             out = model(tokens)
         ok = isinstance(out, torch.Tensor) and out.dtype == dtype  # outside assert: no tensor dump
-        assert ok, (
+        expect(ok, (
             f"[{case}] Transformer converted with .{convert}() returned {kind(out)}, expected {_dtype_name(dtype)} "
-            "logits")
+            "logits"), got=kind(out), case=case, what="Transformer output's dtype")
         assert_close_at_precision(out, expected, case=case, what="Transformer output (B, T, O)", **MODEL_TOL)
 
 
@@ -427,10 +444,12 @@ def test_transformer_runs_on_the_input_device(student, from_scratch):
         with from_scratch("Transformer", "attention"), student.no_grad():
             out = model(tokens)
         ok = isinstance(out, torch.Tensor) and out.is_meta  # outside assert: no tensor dump
-        assert ok, (
+        expect(ok, (
             f"[{case}] Transformer moved to the meta device returned {kind(out)} for token ids on the meta device, "
-            "expected logits on the tokens' device")
-    assert tuple(out.shape) == (B, T, O), f"[{case}] Transformer output: expected shape {(B, T, O)}, got {tuple(out.shape)}"
+            "expected logits on the tokens' device"),
+            got=kind(out), case=case, what="Transformer output's device")
+    assert_equal(tuple(out.shape), (B, T, O), f"[{case}] Transformer output: expected shape {(B, T, O)}, got "
+                 f"{tuple(out.shape)}", case=case, what="Transformer output's shape")
 
 
 @pytest.mark.weight(0.25, part="3.b")
