@@ -42,6 +42,17 @@ def _truncate(text: str, limit: int) -> str:
     return f"{text[:head]}\n... [{len(text) - limit} characters cut] ...\n{text[-(limit - head):]}"
 
 
+def _summary(text: str, limit: int) -> str:
+    """A failure's message cut to ``limit`` characters, its last line kept whole when it fits in half of them:
+    that is where a known mistake is named ("Your output is what you get with a known mistake: ...")."""
+    if len(text) <= limit:
+        return text
+    body, newline, last = text.rpartition("\n")
+    if newline and len(last) <= limit // 2:
+        return _truncate(body, limit - len(last) - 1) + "\n" + last
+    return _truncate(text, limit)
+
+
 class _Grader:
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
@@ -152,7 +163,7 @@ class _Grader:
         status = "failed" if state["failed"] else ("skipped" if state["skipped"] else "passed")
         if status == "failed" and "Timeout" in state["message"]:
             self.capped.add(nodeid.split("::")[0])
-        self.send(ev="result", nodeid=nodeid, outcome=status, message=_truncate(state["message"], 500),
+        self.send(ev="result", nodeid=nodeid, outcome=status, message=_summary(state["message"], 500),
                   output=state["output"], duration=round(time.time() - state["start"], 3))
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:

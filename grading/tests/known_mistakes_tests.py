@@ -202,3 +202,14 @@ def test_the_naming_goal_is_enforced():
     problem = naming_problem(61, 128)
     assert problem is not None and "61 of 128" in problem and f"{fairness.NAMING_GOAL:.0%}" in problem
     assert naming_problem(0, 0) is None
+
+
+def test_the_message_sent_for_a_failure_keeps_the_named_mistake_whole():
+    from grading.plugin import _summary
+
+    named = "  Your output is what you get with a known mistake: the softmax runs over the queries instead of the keys."
+    long = "[case] output: values differ; " + "x" * 2000 + "\n" + named
+    short = _summary(long, 500)
+    assert len(short) <= 500 + 80 and short.endswith(named), short[-200:]
+    assert "characters cut" in short
+    assert _summary("short\nmessage", 500) == "short\nmessage"
