@@ -207,7 +207,9 @@ def test_the_naming_goal_is_enforced():
 def test_the_message_sent_for_a_failure_keeps_the_named_mistake_whole():
     from grading.plugin import _summary
 
-    named = "  Your output is what you get with a known mistake: the softmax runs over the queries instead of the keys."
+    named = ("  Your output is what you get with one of these known mistakes: the softmax runs over the queries "
+             "instead of the keys; the scores are not scaled by sqrt(d_k); the mask is applied to the queries; the "
+             "keys are computed with W_q.")  # longer than the tail a plain cut keeps (a third of 500)
     long = "[case] output: values differ; " + "x" * 2000 + "\n" + named
     short = _summary(long, 500)
     assert len(short) <= 500 + 80 and short.endswith(named), short[-200:]
