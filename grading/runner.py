@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -224,31 +225,59 @@ def collect_rubric(course: Path, python: str = sys.executable, test_timeout: flo
     return Rubric(tests, {}, test_timeout, budget)
 
 
-def _imports(path: Path) -> set[str]:
-    tree = ast.parse(path.read_text(encoding="utf-8"))
-    names = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
-    return names | {n.module.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+def _imports(path: Path) -> frozenset[str]:
+    return _scan(path)[0]
 
 
-def _reached(path: Path, course: Path, seen: frozenset[Path] = frozenset()) -> set[str]:
-    """The top-level modules a test file reaches: what it imports, the literal names of its
-    ``student.module("conv")`` requests, the names in a module-level ``MODULES_UNDER_TEST = (...)`` (for
-    modules reached through a variable), and the same for the test modules it imports (``tests.X``)."""
+@functools.lru_cache(maxsize=256)
+def _scan_version(path: Path, mtime_ns: int, size: int) -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
+    """One pass over a file's syntax tree: the top-level modules it imports, the literal names of its
+    ``student.module("conv")`` requests and of a module-level ``MODULES_UNDER_TEST = (...)``, and the
+    ``tests.X`` modules it imports."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
-    names = _imports(path)
+    imports: set[str] = set()
+    requested: set[str] = set()
+    test_modules: set[str] = set()
     for node in ast.walk(tree):
-        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "module"
-                and node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)):
-            names.add(node.args[0].value.split(".")[0])
+        if isinstance(node, ast.Import):
+            imports |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            imports.add(node.module.split(".")[0])
+            if node.module.startswith("tests."):
+                test_modules.add(node.module)
+        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "module"
+              and node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)):
+            requested.add(node.args[0].value.split(".")[0])
         elif (isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "MODULES_UNDER_TEST"
                                                     for t in node.targets)):
-            names |= {e.value for e in ast.walk(node.value) if isinstance(e, ast.Constant) and isinstance(e.value, str)}
-    for node in ast.walk(tree):
-        module = node.module if isinstance(node, ast.ImportFrom) else None
-        if module and module.startswith("tests.") and (course / (module.replace(".", "/") + ".py")).is_file():
+            requested |= {e.value for e in ast.walk(node.value) if isinstance(e, ast.Constant)
+                          and isinstance(e.value, str)}
+    return frozenset(imports), frozenset(requested), frozenset(test_modules)
+
+
+def _scan(path: Path) -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
+    stat = path.stat()
+    return _scan_version(path, stat.st_mtime_ns, stat.st_size)
+
+
+def _reached(path: Path, course: Path) -> set[str]:
+    """The top-level modules a test file reaches: what it imports, the literal names of its
+    ``student.module("conv")`` requests, the names in a module-level ``MODULES_UNDER_TEST = (...)`` (for
+    modules reached through a variable), and the same for the test modules it imports (``tests.X``), each
+    file read once."""
+    names: set[str] = set()
+    todo, seen = [path], set()
+    while todo:
+        current = todo.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        imports, requested, test_modules = _scan(current)
+        names |= imports | requested
+        for module in test_modules:
             other = course / (module.replace(".", "/") + ".py")
-            if other not in seen:
-                names |= _reached(other, course, seen | {path})
+            if other.is_file():
+                todo.append(other)
     return names
 
 
