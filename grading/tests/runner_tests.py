@@ -45,6 +45,11 @@ WRONG_OTHER = "SCALE = 0\n\n\ndef add(a, b):\n    return 0\n"
 pytestmark = [pytest.mark.timeout(900), pytest.mark.usefixtures("grading_user_lock")]
 
 
+def drops_user() -> bool:
+    """Whether this file's gradings run as the dropped user: ``gradescope.run`` grades with this interpreter."""
+    return sandbox.grading_user() is not None
+
+
 def _mini(**replace: str) -> str:
     src = MINI
     for old, new in replace.items():
